@@ -1,0 +1,5 @@
+//! Multi-objective, multi-fidelity hyperparameter optimisation (AutoDSNN).
+//!
+//! Not implemented yet. This crate will hold configuration spaces (ConfigSpace-compatible
+//! JSON), samplers, Hyperband scheduling, ParEGO scalarisation, Pareto ranking, hypervolume,
+//! trial storage and reports. It knows nothing about neural networks.

@@ -1,0 +1,1 @@
+//! DeepShift numerics.

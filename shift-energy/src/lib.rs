@@ -1,0 +1,3 @@
+//! Energy and emissions measurement (RAPL, NVML, estimate).
+//!
+//! Being written; see the README status table.

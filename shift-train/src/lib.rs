@@ -1,0 +1,3 @@
+//! Trainer, optimisers, LR schedules and checkpoints for DeepShift networks.
+//!
+//! Being written; see the README status table.
