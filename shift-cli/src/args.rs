@@ -1,0 +1,237 @@
+//! Command-line flags, spelled as the original DeepShift scripts spell them.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shift_core::{check_weight_bits, FixedPoint, Rounding, ShiftType};
+
+/// Train, evaluate and measure Deep Shift Neural Networks.
+#[derive(Debug, Parser)]
+#[command(name = "deepshift", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train or evaluate on MNIST (the reference's mnist.py).
+    Mnist(MnistArgs),
+    /// Train or evaluate on CIFAR-10 (the reference's cifar10.py).
+    Cifar10(ImageArgs),
+    /// Train or evaluate on ImageNet class folders (the reference's imagenet.py).
+    Imagenet(ImagenetArgs),
+}
+
+/// MNIST's model types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MnistType {
+    /// fc1-fc2-fc3 (`simple_linear`).
+    Linear,
+    /// conv1-conv2-fc1-fc2 (`simple_conv`).
+    Conv,
+}
+
+/// The optimisers the reference offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "lower")]
+pub enum OptimizerName {
+    /// Stochastic gradient descent (momentum, Nesterov, weight decay).
+    Sgd,
+    /// Adam.
+    Adam,
+    /// Adagrad.
+    Adagrad,
+    /// RMSprop.
+    Rmsprop,
+    /// Adadelta.
+    Adadelta,
+    /// Rectified Adam, needed for good DeepShift-PS results.
+    Radam,
+    /// RAdam with Lookahead.
+    Ranger,
+}
+
+/// Flags shared by every dataset.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Number of (last) layers converted to shift layers; 0 trains the float model.
+    #[arg(long, default_value_t = 0)]
+    pub shift_depth: usize,
+    /// Shift training scheme: Q or PS (also `-st`).
+    #[arg(long, default_value = "PS", value_parser = parse_shift_type)]
+    pub shift_type: ShiftType,
+    /// Rounding of shifts: deterministic or stochastic (`-r`).
+    #[arg(short = 'r', long, default_value = "deterministic", value_parser = parse_rounding)]
+    pub rounding: Rounding,
+    /// Weight bits of shift layers, 2..=8 (also `-wb`).
+    #[arg(long, default_value_t = 5)]
+    pub weight_bits: u32,
+    /// Fixed-point activation bits: integer and fraction bits (also `-ab I F`).
+    #[arg(long, num_args = 1..=2, value_names = ["I", "F"], default_values_t = [16, 16])]
+    pub activation_bits: Vec<u32>,
+    /// Training batch size (dataset default when omitted).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Evaluation batch size (dataset default when omitted).
+    #[arg(long)]
+    pub test_batch_size: Option<usize>,
+    /// Number of epochs (dataset default when omitted).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Optimiser (also `--opt`).
+    #[arg(long, visible_alias = "opt", ignore_case = true, default_value = "sgd")]
+    pub optimizer: OptimizerName,
+    /// Learning rate (dataset default when omitted).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Learning rate of the PS sign parameters (defaults to `--lr`).
+    #[arg(long)]
+    pub lr_sign: Option<f32>,
+    /// SGD momentum (dataset default when omitted).
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Weight decay (dataset default when omitted).
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Divide the learning rate by 10 every this many epochs.
+    #[arg(long, visible_alias = "lr-step")]
+    pub lr_step_size: Option<usize>,
+    /// Float or shift weights to start from (safetensors with PyTorch names).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// A checkpoint to resume training from.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Evaluate the `--weights` on the test set instead of training.
+    #[arg(short = 'e', long)]
+    pub evaluate: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Run inference on the integer shift kernels (needs `-e`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
+    pub use_kernel: Option<bool>,
+    /// Suffix for the output folder's name.
+    #[arg(long)]
+    pub desc: Option<String>,
+    /// Where the datasets live.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Root of the output folders (`<model-dir>/<dataset>/<arch>/<label>/`).
+    #[arg(long, default_value = "models")]
+    pub model_dir: PathBuf,
+    /// Data loading worker threads.
+    #[arg(short = 'j', long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// `deepshift mnist` flags.
+#[derive(Debug, Clone, Args)]
+pub struct MnistArgs {
+    /// Model type.
+    #[arg(long = "type", value_enum, default_value = "linear")]
+    pub model_type: MnistType,
+    /// The shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `deepshift cifar10` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// Architecture (`-a`).
+    #[arg(short = 'a', long, default_value = "resnet20")]
+    pub arch: String,
+    /// Start from pre-trained float weights.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool)]
+    pub pretrained: bool,
+    /// The shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `deepshift imagenet` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ImagenetArgs {
+    /// The folder holding `train/` and `val/` class folders.
+    pub data: PathBuf,
+    /// Architecture and the shared flags.
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+fn parse_shift_type(s: &str) -> Result<ShiftType, String> {
+    s.parse()
+}
+
+fn parse_rounding(s: &str) -> Result<Rounding, String> {
+    s.parse()
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("`{s}` is not a boolean: use True or False")),
+    }
+}
+
+/// Rewrites the reference's two-letter single-dash flags (`-wb`, `-ab`, `-st`) into the long
+/// forms clap understands, so that the original commands run unchanged.
+pub fn normalise_argv<I: IntoIterator<Item = String>>(argv: I) -> Vec<String> {
+    argv.into_iter()
+        .map(|a| match a.as_str() {
+            "-wb" => "--weight-bits".to_string(),
+            "-ab" => "--activation-bits".to_string(),
+            "-st" => "--shift-type".to_string(),
+            _ => a,
+        })
+        .collect()
+}
+
+impl CommonArgs {
+    /// Checks combinations that clap cannot: returns the activation format.
+    pub fn validate(&self) -> Result<FixedPoint> {
+        check_weight_bits(self.weight_bits).map_err(|e| anyhow::anyhow!("-wb: {e}"))?;
+        let [int_bits, frac_bits] = self.activation_bits[..] else {
+            bail!(
+                "-ab takes two numbers, the integer and the fraction bits (e.g. `-ab 16 16`); got {:?}",
+                self.activation_bits
+            );
+        };
+        let format =
+            FixedPoint::new(int_bits, frac_bits).map_err(|e| anyhow::anyhow!("-ab: {e}"))?;
+        if self.use_kernel == Some(true) && !self.evaluate {
+            bail!("--use-kernel runs inference only: add -e and --weights FILE");
+        }
+        if self.evaluate && self.weights.is_none() {
+            bail!("-e evaluates trained weights: give them with --weights FILE");
+        }
+        if self.evaluate && self.resume.is_some() {
+            bail!("-e and --resume contradict each other: -e evaluates --weights, --resume continues training");
+        }
+        if self.resume.is_some() && self.weights.is_some() {
+            bail!("--resume restores the weights from the checkpoint: drop --weights");
+        }
+        if self.batch_size == Some(0) || self.test_batch_size == Some(0) {
+            bail!("batch sizes must be at least 1");
+        }
+        if let Some(lr) = self.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0)) {
+            bail!("--lr {lr} must be a positive number");
+        }
+        if self.lr_step_size == Some(0) {
+            bail!("--lr-step-size must be at least 1 epoch");
+        }
+        if self.use_kernel == Some(true) {
+            bail!(
+                "--use-kernel: the integer shift kernels (shift-kernels-cpu/-cuda) are not implemented yet; \
+                 run without it to evaluate with the float emulation of shift layers"
+            );
+        }
+        Ok(format)
+    }
+}
