@@ -106,7 +106,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// A class folder of an image-folder data set has no image in it.
-    #[error("{path}: empty class folder (no .jpg, .jpeg or .png file)")]
+    #[error("{path}: empty class folder (no .jpg, .jpeg, .png or other image file)")]
     EmptyClassFolder {
         /// The class folder.
         path: PathBuf,
@@ -126,13 +126,16 @@ pub enum DataError {
         problem: String,
     },
     /// An image could not be decoded.
-    #[error("{path}: cannot decode image: {source}")]
+    #[error("{path}: cannot decode image: {problem}")]
     Decode {
         /// The image file.
         path: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
+        /// The decoder's message.
+        problem: String,
     },
+    /// A background worker died (a panic in dataset code).
+    #[error("data loader worker failed: {0}")]
+    Worker(String),
     /// A setting is invalid (batch size zero, crop larger than the image, ...).
     #[error("invalid configuration: {0}")]
     Config(String),

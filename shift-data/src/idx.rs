@@ -150,7 +150,17 @@ mod tests {
         let mut bytes = encode_idx_u8(&[2, 3, 4], &[0; 24]);
         bytes.truncate(9);
         let err = parse_idx_u8(Path::new("f"), bytes, 3, "images").unwrap_err();
-        assert!(matches!(err, DataError::Truncated { expected: 16, found: 9, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::Truncated {
+                    expected: 16,
+                    found: 9,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

