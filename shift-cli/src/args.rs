@@ -24,6 +24,51 @@ pub enum Command {
     Cifar10(ImageArgs),
     /// Train or evaluate on ImageNet class folders (the reference's imagenet.py).
     Imagenet(ImagenetArgs),
+    /// Measure the energy and emissions of any command: `deepshift energy -- CMD ARGS`.
+    Energy(EnergyArgs),
+}
+
+/// Flags of the energy meter, shared by training runs and `deepshift energy`.
+#[derive(Debug, Clone, Args)]
+pub struct MeterArgs {
+    /// Country (ISO 3166 alpha-2 or alpha-3) whose electricity mix gives the carbon intensity.
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Carbon intensity in gCO2eq/kWh; overrides `--country` (default: world average 475).
+    #[arg(long, value_name = "G_PER_KWH")]
+    pub carbon_intensity: Option<f64>,
+    /// CPU package power (TDP) in watts, instead of the built-in table.
+    #[arg(long, value_name = "W")]
+    pub cpu_tdp: Option<f64>,
+}
+
+impl MeterArgs {
+    /// The meter configuration these flags describe.
+    pub fn config(&self) -> shift_energy::MeterConfig {
+        shift_energy::MeterConfig {
+            country: self.country.clone(),
+            carbon_intensity: self.carbon_intensity,
+            cpu_tdp_override: self.cpu_tdp,
+            ..Default::default()
+        }
+    }
+}
+
+/// `deepshift energy` flags.
+#[derive(Debug, Clone, Args)]
+pub struct EnergyArgs {
+    /// Meter settings.
+    #[command(flatten)]
+    pub meter: MeterArgs,
+    /// Attribute the whole machine's CPU time and memory, not just the command's.
+    #[arg(long)]
+    pub machine: bool,
+    /// The CSV file the measurement is appended to.
+    #[arg(long, default_value = "emissions.csv")]
+    pub output: PathBuf,
+    /// The command to measure, after `--`.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
 }
 
 /// MNIST's model types.
