@@ -1,0 +1,199 @@
+//! State dicts as safetensors files with PyTorch's names and layouts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::NnError;
+use crate::model::{named_params, Model};
+use crate::tape::Tensor;
+
+/// Named tensors in a deterministic (sorted) order plus string metadata.
+#[derive(Debug, Clone, Default)]
+pub struct StateDict {
+    /// Tensors by PyTorch name.
+    pub tensors: BTreeMap<String, Tensor>,
+    /// `__metadata__` of the safetensors file.
+    pub metadata: HashMap<String, String>,
+}
+
+/// The model's parameters as they are (exact values, for checkpoints and resume).
+pub fn state_dict(model: &dyn Model) -> StateDict {
+    StateDict {
+        tensors: named_params(model)
+            .into_iter()
+            .map(|(n, p)| (n, p.value().as_standard_layout().into_owned()))
+            .collect(),
+        metadata: HashMap::new(),
+    }
+}
+
+/// The model's parameters rounded as DeepShift saves trained weights (see
+/// [`crate::WeightLayer::rounded_params`]).
+pub fn rounded_state_dict(model: &dyn Model) -> Result<StateDict, NnError> {
+    let mut tensors = BTreeMap::new();
+    for (name, layer) in model.layers() {
+        tensors.extend(layer.rounded_params(&name)?);
+    }
+    Ok(StateDict {
+        tensors,
+        metadata: HashMap::new(),
+    })
+}
+
+/// Loads tensors into the model, strictly: a missing, unexpected or wrongly shaped tensor is
+/// an error naming it (`file` names the source in messages). Nothing is changed on error.
+pub fn load_state_dict(model: &dyn Model, dict: &StateDict, file: &str) -> Result<(), NnError> {
+    let err = |problem: String| NnError::StateDict {
+        file: file.to_string(),
+        problem,
+    };
+    let params = named_params(model);
+    let expected: BTreeMap<_, _> = params.iter().map(|(n, p)| (n.as_str(), p)).collect();
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|n| !dict.tensors.contains_key(**n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(err(format!("missing tensors {missing:?}")));
+    }
+    let unexpected: Vec<_> = dict
+        .tensors
+        .keys()
+        .filter(|n| !expected.contains_key(n.as_str()))
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(err(format!("unexpected tensors {unexpected:?}")));
+    }
+    for (name, param) in &expected {
+        let t = &dict.tensors[*name];
+        if t.shape() != param.value().shape() {
+            return Err(err(format!(
+                "tensor `{name}` has shape {:?}, the model expects {:?}",
+                t.shape(),
+                param.value().shape()
+            )));
+        }
+    }
+    for (name, param) in expected {
+        param.set_value(dict.tensors[name].clone());
+    }
+    Ok(())
+}
+
+/// Writes a state dict as safetensors, atomically (temporary file, fsync, rename), so an
+/// interrupted or failed write never replaces a good file.
+pub fn save_safetensors(dict: &StateDict, path: &Path) -> Result<(), NnError> {
+    let io = |source| NnError::Io {
+        file: path.display().to_string(),
+        source,
+    };
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = dict
+        .tensors
+        .iter()
+        .map(|(n, t)| {
+            let t = t.as_standard_layout();
+            let data: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (n.clone(), data, t.shape().to_vec())
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, data, shape)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|v| (n.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| NnError::StateDict {
+            file: path.display().to_string(),
+            problem: e.to_string(),
+        })?;
+    let metadata = (!dict.metadata.is_empty()).then(|| dict.metadata.clone());
+    let blob = safetensors::serialize(views, &metadata).map_err(|e| NnError::StateDict {
+        file: path.display().to_string(),
+        problem: e.to_string(),
+    })?;
+    write_atomically(path, &blob).map_err(io)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a safetensors file; F32 tensors as they are, F64/I64/I32 converted to f32 (PyTorch
+/// stores `num_batches_tracked` as I64). Errors name the file and the tensor.
+pub fn load_safetensors(path: &Path) -> Result<StateDict, NnError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| NnError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse_safetensors(&bytes, &file)
+}
+
+/// [`load_safetensors`] on bytes in memory; `file` names them in errors.
+pub fn parse_safetensors(bytes: &[u8], file: &str) -> Result<StateDict, NnError> {
+    let err = |problem: String| NnError::StateDict {
+        file: file.to_string(),
+        problem,
+    };
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| err(format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| err(format!("not a valid safetensors file: {e}")))?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
+            Dtype::I64 => data
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
+            Dtype::I32 => data
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes(b.try_into().unwrap()) as f32)
+                .collect(),
+            other => {
+                return Err(err(format!(
+                    "tensor `{name}` has unsupported dtype {other:?}"
+                )))
+            }
+        };
+        let t = Tensor::from_shape_vec(view.shape().to_vec(), values)
+            .map_err(|e| err(format!("tensor `{name}`: {e}")))?;
+        tensors.insert(name, t);
+    }
+    Ok(StateDict {
+        tensors,
+        metadata: meta.metadata().clone().unwrap_or_default(),
+    })
+}
