@@ -5,8 +5,14 @@ use rand::Rng;
 use crate::{CoreError, Rounding, ShiftRange};
 
 /// `2^p` as an exact f32 (subnormal for `p < -126`, zero below `-149`).
+#[inline]
 pub fn exp2i(p: i32) -> f32 {
-    2f64.powi(p) as f32
+    if (-126..=127).contains(&p) {
+        // A normal power of two is just its biased exponent.
+        f32::from_bits(((p + 127) as u32) << 23)
+    } else {
+        2f64.powi(p) as f32
+    }
 }
 
 /// `log2|w|` computed as the reference does: the correctly rounded f32 natural logarithm
@@ -20,6 +26,7 @@ pub fn log2_abs(w: f32) -> f32 {
 }
 
 /// The sign as `torch.sign` defines it: -1, 0 or +1 (0 for both zeros).
+#[inline]
 pub fn sign(x: f32) -> f32 {
     if x > 0.0 {
         1.0
@@ -64,6 +71,7 @@ const TIE_WINDOW: i32 = 256;
 ///
 /// Outside a narrow window around `sqrt(2) * 2^e` the answer follows from the exponent and
 /// mantissa bits alone; inside it, and for zeros and subnormals, [`log2_abs`] decides.
+#[inline]
 pub fn round_log2_abs(w: f32) -> f32 {
     let bits = w.abs().to_bits();
     let biased_exp = (bits >> 23) as i32;
@@ -92,9 +100,13 @@ pub fn rounded_shift<R: Rng + ?Sized>(w: f32, rounding: Rounding, rng: &mut R) -
 
 /// DeepShift-Q's projection (`clampabs`): magnitudes above `2^max` become `2^max`, non-zero
 /// magnitudes below `2^min` become `2^min`; zeros and signs are kept. NaN passes through.
+#[inline]
 pub fn q_project(w: f32, range: ShiftRange) -> f32 {
-    let hi = exp2i(range.max);
-    let lo = exp2i(range.min);
+    project_between(w, exp2i(range.min), exp2i(range.max))
+}
+
+#[inline]
+fn project_between(w: f32, lo: f32, hi: f32) -> f32 {
     if w > hi {
         hi
     } else if w < -hi {
@@ -111,6 +123,7 @@ pub fn q_project(w: f32, range: ShiftRange) -> f32 {
 /// Rounds a weight to `sign(w) * 2^round(log2|w|)` without projecting it first.
 ///
 /// Zero stays zero (the reference computes `0 * 2^-inf`). NaN gives NaN.
+#[inline]
 pub fn round_pow2<R: Rng + ?Sized>(w: f32, rounding: Rounding, rng: &mut R) -> f32 {
     if w == 0.0 {
         return 0.0;
@@ -151,8 +164,9 @@ pub fn q_weight_slice<R: Rng + ?Sized>(
             value: weights[index],
         });
     }
+    let (lo, hi) = (exp2i(range.min), exp2i(range.max));
     for (w, o) in weights.iter_mut().zip(out.iter_mut()) {
-        *w = q_project(*w, range);
+        *w = project_between(*w, lo, hi);
         *o = round_pow2(*w, rounding, rng);
     }
     Ok(())
@@ -241,6 +255,13 @@ mod tests {
         }
         for _ in 0..200_000 {
             check(f32::from_bits(rng.gen::<u32>() & 0x7F7F_FFFF));
+        }
+    }
+
+    #[test]
+    fn exp2i_is_exact_everywhere() {
+        for p in -160..=127 {
+            assert_eq!(exp2i(p).to_bits(), (2f64.powi(p) as f32).to_bits(), "p = {p}");
         }
     }
 

@@ -5,16 +5,19 @@ use crate::{CoreError, ShiftRange};
 
 /// The integer shift a PS shift parameter stands for: clamped into the range, then rounded
 /// half to even.
+#[inline]
 pub fn ps_shift(shift: f32, range: ShiftRange) -> i32 {
     range.clamp(shift).round_ties_even() as i32
 }
 
 /// The ternary sign a PS sign parameter stands for: `sign(round(sign))` in {-1, 0, +1}.
+#[inline]
 pub fn ps_sign(sign_param: f32) -> f32 {
     sign(sign_param.round_ties_even())
 }
 
 /// The PS weight `s * 2^p` with `p = round(clamp(shift))` and `s = sign(round(sign))`.
+#[inline]
 pub fn ps_weight(shift: f32, sign_param: f32, range: ShiftRange) -> f32 {
     ps_sign(sign_param) * exp2i(ps_shift(shift, range))
 }

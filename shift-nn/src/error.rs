@@ -17,7 +17,7 @@ pub enum NnError {
     /// A state dict that does not fit the model.
     #[error("state dict {file}: {problem}")]
     StateDict {
-        /// The file (or "<memory>").
+        /// The file (or a description of the bytes read).
         file: String,
         /// What is wrong, naming the tensor.
         problem: String,

@@ -1,8 +1,8 @@
 //! 2-D convolution as im2col + one GEMM per group over the whole batch.
 //!
-//! The column matrix has one row per output pixel of every image (`[N*OH*OW, C*KH*KW]`), so
-//! each image's rows are contiguous and rayon fills them in parallel, and a single large GEMM
-//! per group keeps matrixmultiply's threads busy.
+//! The column matrix has one row per kernel tap and one column per output pixel of every
+//! image (`[C*KH*KW, N*OH*OW]`): im2col is a parallel run of contiguous copies, and a single
+//! large row-major GEMM per group keeps matrixmultiply's threads busy.
 
 use ndarray::{Array2, Array4, Axis, Ix4};
 use rayon::prelude::*;
@@ -58,77 +58,85 @@ impl Geometry {
         self.oh * self.ow
     }
 
-    /// For each column index of a row: `(channel, dy, dx)` offsets, precomputed once.
-    fn im2col(&self, x: &[f32], col: &mut [f32]) {
-        let (k, p) = (self.k(), self.p());
-        let g = *self;
-        col.par_chunks_mut(p * k)
-            .zip(x.par_chunks(g.c * g.h * g.w))
-            .for_each(|(col_n, x_n)| {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let row = &mut col_n[(oy * g.ow + ox) * k..][..k];
-                        let mut idx = 0;
-                        for ch in 0..g.c {
-                            let plane = &x_n[ch * g.h * g.w..][..g.h * g.w];
-                            for ky in 0..g.kh {
-                                let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
-                                    - g.spec.padding.0 as isize;
-                                for kx in 0..g.kw {
-                                    let ix = (ox * g.spec.stride.1 + kx * g.spec.dilation.1)
-                                        as isize
-                                        - g.spec.padding.1 as isize;
-                                    row[idx] = if iy >= 0
-                                        && (iy as usize) < g.h
-                                        && ix >= 0
-                                        && (ix as usize) < g.w
-                                    {
-                                        plane[iy as usize * g.w + ix as usize]
-                                    } else {
-                                        0.0
-                                    };
-                                    idx += 1;
-                                }
-                            }
-                        }
-                    }
-                }
-            });
+    /// Output columns `[ox_start, ox_end)` whose input column `ox*stride + off` lies inside
+    /// `[0, w)`, for a kernel column offset `off` (may be negative through padding).
+    fn valid_ox(&self, off: isize) -> (usize, usize) {
+        let s = self.spec.stride.1 as isize;
+        let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
+        let hi = if (self.w as isize) <= off {
+            0
+        } else {
+            ((self.w as isize - off + s - 1) / s).min(self.ow as isize)
+        };
+        (lo as usize, (hi.max(lo)) as usize)
     }
 
-    fn col2im(&self, col: &[f32], dx: &mut [f32]) {
-        let (k, p) = (self.k(), self.p());
+    /// Fills `col [K, N*P]`: row `(c, ky, kx)` holds, for every image and output pixel, the
+    /// input value under that kernel tap (0 in the padding). Rows are filled in parallel and
+    /// each output row segment is a strided gather, contiguous when the stride is 1.
+    fn im2col(&self, x: &[f32], col: &mut [f32]) {
         let g = *self;
-        dx.par_chunks_mut(g.c * g.h * g.w)
-            .zip(col.par_chunks(p * k))
-            .for_each(|(dx_n, col_n)| {
+        let (p, np) = (g.p(), g.n * g.p());
+        col.par_chunks_mut(np).enumerate().for_each(|(k, row)| {
+            let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
+            let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
+            let (ox0, ox1) = g.valid_ox(off_x);
+            for n in 0..g.n {
+                let plane = &x[(n * g.c + ch) * g.h * g.w..][..g.h * g.w];
+                let out = &mut row[n * p..][..p];
                 for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let row = &col_n[(oy * g.ow + ox) * k..][..k];
-                        let mut idx = 0;
-                        for ch in 0..g.c {
-                            for ky in 0..g.kh {
-                                let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
-                                    - g.spec.padding.0 as isize;
-                                for kx in 0..g.kw {
-                                    let ix = (ox * g.spec.stride.1 + kx * g.spec.dilation.1)
-                                        as isize
-                                        - g.spec.padding.1 as isize;
-                                    if iy >= 0
-                                        && (iy as usize) < g.h
-                                        && ix >= 0
-                                        && (ix as usize) < g.w
-                                    {
-                                        dx_n[ch * g.h * g.w + iy as usize * g.w + ix as usize] +=
-                                            row[idx];
-                                    }
-                                    idx += 1;
-                                }
-                            }
+                    let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
+                        - g.spec.padding.0 as isize;
+                    let dst = &mut out[oy * g.ow..][..g.ow];
+                    if iy < 0 || iy as usize >= g.h {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * g.w..][..g.w];
+                    dst[..ox0].fill(0.0);
+                    dst[ox1..].fill(0.0);
+                    let s = g.spec.stride.1;
+                    let first = (ox0 as isize * s as isize + off_x) as usize;
+                    if s == 1 {
+                        dst[ox0..ox1].copy_from_slice(&src[first..first + (ox1 - ox0)]);
+                    } else {
+                        for (i, d) in dst[ox0..ox1].iter_mut().enumerate() {
+                            *d = src[first + i * s];
                         }
                     }
                 }
-            });
+            }
+        });
+    }
+
+    /// The adjoint of [`Self::im2col`]: adds every column entry back onto its input pixel.
+    /// Images are independent, so they are processed in parallel.
+    fn col2im(&self, col: &[f32], dx: &mut [f32]) {
+        let g = *self;
+        let (p, np) = (g.p(), g.n * g.p());
+        dx.par_chunks_mut(g.c * g.h * g.w).enumerate().for_each(|(n, dx_n)| {
+            for k in 0..g.k() {
+                let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
+                let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
+                let (ox0, ox1) = g.valid_ox(off_x);
+                let row = &col[k * np + n * p..][..p];
+                let plane = &mut dx_n[ch * g.h * g.w..][..g.h * g.w];
+                for oy in 0..g.oh {
+                    let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
+                        - g.spec.padding.0 as isize;
+                    if iy < 0 || iy as usize >= g.h {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * g.w..][..g.w];
+                    let src = &row[oy * g.ow..][..g.ow];
+                    let s = g.spec.stride.1;
+                    let first = (ox0 as isize * s as isize + off_x) as usize;
+                    for i in 0..ox1 - ox0 {
+                        dst[first + i * s] += src[ox0 + i];
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -178,53 +186,34 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
         }
     }
     let (n, p, k, oc, groups) = (geo.n, geo.p(), geo.k(), geo.oc, spec.groups);
-    let (kg, ocg) = (k / groups, oc / groups);
+    let (kg, ocg, np) = (k / groups, oc / groups, n * p);
     let xv = x.value().as_standard_layout().into_owned();
     let wv = weight.value().as_standard_layout().into_owned();
-    let mut col = vec![0.0f32; n * p * k];
+    let mut col = vec![0.0f32; k * np];
     geo.im2col(xv.as_slice().unwrap(), &mut col);
-    // out_t[N*P, OC] = col[N*P, K_g] · W_gᵀ per group.
-    let mut out_t = vec![0.0f32; n * p * oc];
+    // out_t[OC, N*P] = W_g[OC_g, K_g] · col_g[K_g, N*P] per group.
+    let mut out_t = vec![0.0f32; oc * np];
     let ws = wv.as_slice().unwrap();
     for g in 0..groups {
         sgemm(
             1.0,
-            (
-                &col,
-                Mat {
-                    rows: n * p,
-                    cols: kg,
-                    rs: k as isize,
-                    cs: 1,
-                    offset: g * kg,
-                },
-            ),
-            (ws, Mat::rm(ocg, kg).at(g * ocg * kg).t()),
+            (ws, Mat::rm(ocg, kg).at(g * ocg * kg)),
+            (&col, Mat::rm(kg, np).at(g * kg * np)),
             0.0,
-            (
-                &mut out_t,
-                Mat {
-                    rows: n * p,
-                    cols: ocg,
-                    rs: oc as isize,
-                    cs: 1,
-                    offset: g * ocg,
-                },
-            ),
+            (&mut out_t, Mat::rm(ocg, np).at(g * ocg * np)),
         );
     }
     let bias_v = bias.map(|b| b.value().as_standard_layout().into_owned());
     let mut y = Array4::<f32>::zeros((n, oc, geo.oh, geo.ow));
     y.as_slice_mut()
         .unwrap()
-        .par_chunks_mut(oc * p)
-        .zip(out_t.par_chunks(p * oc))
-        .for_each(|(y_n, t_n)| {
-            for c in 0..oc {
-                let b = bias_v.as_ref().map_or(0.0, |b| b.as_slice().unwrap()[c]);
-                for q in 0..p {
-                    y_n[c * p + q] = t_n[q * oc + c] + b;
-                }
+        .par_chunks_mut(p)
+        .enumerate()
+        .for_each(|(i, y_np)| {
+            let (img, c) = (i / oc, i % oc);
+            let b = bias_v.as_ref().map_or(0.0, |b| b.as_slice().unwrap()[c]);
+            for (d, s) in y_np.iter_mut().zip(&out_t[c * np + img * p..][..p]) {
+                *d = s + b;
             }
         });
     let mut inputs = vec![x.clone(), weight.clone()];
@@ -241,42 +230,19 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
             let g4 = g.view().into_dimensionality::<Ix4>().unwrap();
             let g4 = g4.as_standard_layout();
             let gs = g4.as_slice().unwrap();
-            let mut g_t = vec![0.0f32; n * p * oc];
-            g_t.par_chunks_mut(p * oc)
-                .zip(gs.par_chunks(oc * p))
-                .for_each(|(t_n, g_n)| {
-                    for c in 0..oc {
-                        for q in 0..p {
-                            t_n[q * oc + c] = g_n[c * p + q];
-                        }
-                    }
-                });
+            let mut g_t = vec![0.0f32; oc * np];
+            g_t.par_chunks_mut(np).enumerate().for_each(|(c, row)| {
+                for img in 0..n {
+                    row[img * p..][..p].copy_from_slice(&gs[(img * oc + c) * p..][..p]);
+                }
+            });
             let gw = need_w.then(|| {
                 let mut gw = vec![0.0f32; oc * kg];
                 for grp in 0..groups {
                     sgemm(
                         1.0,
-                        (
-                            &g_t,
-                            Mat {
-                                rows: n * p,
-                                cols: ocg,
-                                rs: oc as isize,
-                                cs: 1,
-                                offset: grp * ocg,
-                            }
-                            .t(),
-                        ),
-                        (
-                            &col,
-                            Mat {
-                                rows: n * p,
-                                cols: kg,
-                                rs: k as isize,
-                                cs: 1,
-                                offset: grp * kg,
-                            },
-                        ),
+                        (&g_t, Mat::rm(ocg, np).at(grp * ocg * np)),
+                        (&col, Mat::rm(kg, np).at(grp * kg * np).t()),
                         0.0,
                         (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
                     );
@@ -284,32 +250,14 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
                 Tensor::from_shape_vec(w_shape.clone(), gw).unwrap()
             });
             let gx = need_x.then(|| {
-                let mut gcol = vec![0.0f32; n * p * k];
+                let mut gcol = vec![0.0f32; k * np];
                 for grp in 0..groups {
                     sgemm(
                         1.0,
-                        (
-                            &g_t,
-                            Mat {
-                                rows: n * p,
-                                cols: ocg,
-                                rs: oc as isize,
-                                cs: 1,
-                                offset: grp * ocg,
-                            },
-                        ),
-                        (wv.as_slice().unwrap(), Mat::rm(ocg, kg).at(grp * ocg * kg)),
+                        (wv.as_slice().unwrap(), Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
+                        (&g_t, Mat::rm(ocg, np).at(grp * ocg * np)),
                         0.0,
-                        (
-                            &mut gcol,
-                            Mat {
-                                rows: n * p,
-                                cols: kg,
-                                rs: k as isize,
-                                cs: 1,
-                                offset: grp * kg,
-                            },
-                        ),
+                        (&mut gcol, Mat::rm(kg, np).at(grp * kg * np)),
                     );
                 }
                 let mut dx = vec![0.0f32; x_shape.iter().product()];
@@ -318,9 +266,9 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
             });
             let mut out = vec![gx, gw];
             if has_bias {
-                let gb = Array2::from_shape_vec((n * p, oc), g_t)
+                let gb = Array2::from_shape_vec((oc, np), g_t)
                     .unwrap()
-                    .sum_axis(Axis(0));
+                    .sum_axis(Axis(1));
                 out.push(Some(gb.into_dyn()));
             }
             out
