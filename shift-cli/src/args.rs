@@ -172,6 +172,9 @@ pub struct CommonArgs {
     /// Data loading worker threads.
     #[arg(short = 'j', long, default_value_t = 2)]
     pub workers: usize,
+    /// Energy meter settings for the run's `emissions.csv`.
+    #[command(flatten)]
+    pub meter: MeterArgs,
 }
 
 /// `deepshift mnist` flags.

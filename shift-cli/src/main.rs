@@ -1,14 +1,16 @@
 //! The `deepshift` command-line tool.
 
 mod args;
+mod run;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse_from(args::normalise_argv(std::env::args()));
-    match run(cli) {
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = args::Cli::parse_from(args::normalise_argv(argv.clone()));
+    match dispatch(cli, &argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -17,15 +19,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: args::Cli) -> anyhow::Result<()> {
-    let common = match &cli.command {
+fn dispatch(cli: args::Cli, argv: &[String]) -> anyhow::Result<()> {
+    let (dataset, common) = match &cli.command {
         args::Command::Energy(a) => return measure_energy(a),
-        args::Command::Mnist(a) => &a.common,
-        args::Command::Cifar10(a) => &a.common,
-        args::Command::Imagenet(a) => &a.image.common,
+        args::Command::Mnist(a) => return run::run_mnist(a, argv),
+        args::Command::Cifar10(a) => ("cifar10", &a.common),
+        args::Command::Imagenet(a) => ("imagenet", &a.image.common),
     };
     common.validate()?;
-    anyhow::bail!("training and evaluation are not implemented yet: shift-train is being written")
+    anyhow::bail!(
+        "`deepshift {dataset}` is not implemented yet: its model zoo and training defaults are being written; `deepshift mnist` works"
+    )
 }
 
 /// `deepshift energy -- CMD ARGS`: runs the command, prints and appends its energy report.

@@ -75,7 +75,7 @@ pub fn run(args: &DataArgs) -> Result<()> {
     }
 }
 
-fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     match std::env::var_os(shift_data::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -123,7 +123,7 @@ fn mnist_present(dir: &Path) -> bool {
         .all(|(name, sha)| std::fs::read(dir.join(name)).is_ok_and(|b| sha256_hex(&b) == *sha))
 }
 
-fn fetch_mnist(data_dir: &Path) -> Result<()> {
+pub(crate) fn fetch_mnist(data_dir: &Path) -> Result<()> {
     let dir = data_dir.join("mnist");
     if mnist_present(&dir) {
         println!("MNIST is already in {} (SHA-256 checked)", dir.display());

@@ -5,6 +5,7 @@
 //!   where to put it (CIFAR and ImageNet are never downloaded).
 
 mod data;
+mod reproduce;
 
 use clap::{Parser, Subcommand};
 
@@ -20,11 +21,14 @@ struct Cli {
 enum Command {
     /// Fetch or check a data set under the data directory.
     Data(data::DataArgs),
+    /// Run the DeepShift README's MNIST commands and write reports/reproduce.md.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Data(args) => data::run(&args),
+        Command::Reproduce(args) => reproduce::run(&args),
     }
 }

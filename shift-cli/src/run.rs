@@ -1,0 +1,303 @@
+//! `deepshift mnist`: build the model, load or convert weights, then train or evaluate,
+//! writing the reference's output folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use shift_core::{FixedPoint, ShiftType};
+use shift_data::{Mnist, MnistKind, Split};
+use shift_energy::{EmissionsCsv, EnergyMeter, RegionHandle};
+use shift_nn::{
+    convert_to_shift, load_safetensors, load_state_dict, models::mnist_model, param_count,
+    rounded_state_dict, save_safetensors, LinearRule, Model, ShiftOptions,
+};
+use shift_train::{
+    evaluate, train, write_test_log, Checkpoint, EnergyHook, LrSchedule, OptimizerConfig,
+    TrainConfig,
+};
+
+use crate::args::{CommonArgs, MnistArgs, MnistType, OptimizerName};
+
+/// Dataset defaults of the reference scripts.
+struct Defaults {
+    batch_size: usize,
+    test_batch_size: usize,
+    epochs: usize,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+}
+
+const MNIST_DEFAULTS: Defaults = Defaults {
+    batch_size: 64,
+    test_batch_size: 1000,
+    epochs: 10,
+    lr: 0.01,
+    momentum: 0.0,
+    weight_decay: 0.0,
+};
+
+/// The output folder's last component, after the reference's `shift_0` / `shift_ps` naming:
+/// `shift_0` for the float model, otherwise type, depth and weight bits (and activation bits
+/// when not 16/16), then `_<desc>`.
+pub fn shift_label(common: &CommonArgs, act: FixedPoint) -> String {
+    let mut label = if common.shift_depth == 0 {
+        "shift_0".to_string()
+    } else {
+        let ty = match common.shift_type {
+            ShiftType::Q => "q",
+            ShiftType::PS => "ps",
+        };
+        format!(
+            "shift_{ty}_{}_wb_{}",
+            common.shift_depth, common.weight_bits
+        )
+    };
+    if common.shift_depth > 0 && act != FixedPoint::DEFAULT {
+        label += &format!("_ab_{}_{}", act.int_bits(), act.frac_bits());
+    }
+    if let Some(desc) = common.desc.as_deref().filter(|d| !d.is_empty()) {
+        label += &format!("_{desc}");
+    }
+    label
+}
+
+struct MeterHook {
+    meter: EnergyMeter,
+    csv: PathBuf,
+    open: Option<RegionHandle>,
+}
+
+impl EnergyHook for MeterHook {
+    fn start(&mut self, region: &str) {
+        self.open = Some(self.meter.start(region));
+    }
+
+    fn stop(&mut self) {
+        let Some(handle) = self.open.take() else {
+            return;
+        };
+        // Energy is reported, never allowed to stop training: failures become warnings.
+        match self.meter.stop(handle) {
+            Ok(report) => {
+                if let Err(e) = EmissionsCsv::append(&self.csv, &report) {
+                    eprintln!("warning: {}: {e}", self.csv.display());
+                }
+            }
+            Err(e) => eprintln!("warning: energy meter: {e}"),
+        }
+    }
+}
+
+fn optimizer_config(common: &CommonArgs, d: &Defaults) -> OptimizerConfig {
+    let name = match common.optimizer {
+        OptimizerName::Sgd => "sgd",
+        OptimizerName::Adam => "adam",
+        OptimizerName::Adagrad => "adagrad",
+        OptimizerName::Rmsprop => "rmsprop",
+        OptimizerName::Adadelta => "adadelta",
+        OptimizerName::Radam => "radam",
+        OptimizerName::Ranger => "ranger",
+    };
+    OptimizerConfig {
+        name: name.to_string(),
+        lr: common.lr.map_or(d.lr, f64::from),
+        lr_sign: common.lr_sign.map(f64::from),
+        momentum: common.momentum.map_or(d.momentum, f64::from),
+        weight_decay: common.weight_decay.map_or(d.weight_decay, f64::from),
+    }
+}
+
+/// Loads `--weights` into a freshly built model and converts it as the flags say.
+///
+/// A file with PS names (`*.shift`) is a shift checkpoint: the model is converted first and
+/// the file loaded into the shift layers. Otherwise the file holds float (or Q) weights,
+/// loaded into the float model, which is then converted from them (Q keeps them, PS derives
+/// shift and sign), as the reference does for `--weights` from a pre-trained model.
+fn prepare_model(
+    model: &mut dyn Model,
+    common: &CommonArgs,
+    options: ShiftOptions,
+    rule: LinearRule,
+    rng: &mut ChaCha8Rng,
+) -> Result<usize> {
+    let Some(path) = &common.weights else {
+        return Ok(convert_to_shift(
+            model,
+            common.shift_depth,
+            options,
+            rule,
+            false,
+            rng,
+        )?);
+    };
+    let dict = load_safetensors(path)?;
+    let is_ps_file = dict.tensors.keys().any(|k| k.ends_with(".shift"));
+    let file = path.display().to_string();
+    if is_ps_file {
+        if common.shift_depth == 0 || common.shift_type != ShiftType::PS {
+            bail!("{file} holds DeepShift-PS weights: run with --shift-type PS --shift-depth N");
+        }
+        let n = convert_to_shift(model, common.shift_depth, options, rule, false, rng)?;
+        load_state_dict(model, &dict, &file)?;
+        Ok(n)
+    } else {
+        load_state_dict(model, &dict, &file)?;
+        Ok(convert_to_shift(
+            model,
+            common.shift_depth,
+            options,
+            rule,
+            true,
+            rng,
+        )?)
+    }
+}
+
+fn model_summary(model: &dyn Model) -> String {
+    let mut out = format!("{}: {} parameters\n", model.arch(), param_count(model));
+    for (name, layer) in model.layers() {
+        let kind = match &layer.weights {
+            shift_nn::LayerWeights::Float(_) => "float".to_string(),
+            shift_nn::LayerWeights::Shift(_, o) => format!(
+                "shift {:?}, weight bits {}, activation bits {}/{}, {:?} rounding",
+                o.shift_type,
+                o.weight_bits,
+                o.act.int_bits(),
+                o.act.frac_bits(),
+                o.rounding
+            ),
+        };
+        out += &format!("  {name}: {:?} ({kind})\n", layer.shape);
+    }
+    out
+}
+
+/// `deepshift mnist ...`.
+pub fn run_mnist(args: &MnistArgs, argv: &[String]) -> Result<()> {
+    let common = &args.common;
+    let act = common.validate()?;
+    let d = MNIST_DEFAULTS;
+    let type_name = match args.model_type {
+        MnistType::Linear => "linear",
+        MnistType::Conv => "conv",
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(common.seed);
+    let mut model = mnist_model(type_name, &mut rng)?;
+    let options = ShiftOptions {
+        shift_type: common.shift_type,
+        weight_bits: common.weight_bits,
+        act,
+        rounding: common.rounding,
+    };
+    let rule = match args.model_type {
+        MnistType::Linear => LinearRule::Count,
+        MnistType::Conv => LinearRule::AlwaysConvert,
+    };
+    let converted = prepare_model(model.as_mut(), common, options, rule, &mut rng)?;
+    let out_dir = common
+        .model_dir
+        .join("mnist")
+        .join(model.arch())
+        .join(shift_label(common, act));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    write_text(&out_dir.join("command_args.txt"), &(argv.join(" ") + "\n"))?;
+    let summary =
+        model_summary(model.as_ref()) + &format!("converted to shift layers: {converted}\n");
+    write_text(&out_dir.join("model_summary.txt"), &summary)?;
+    eprint!("{summary}");
+
+    let mnist_dir = common.data_dir.join("mnist");
+    let open = |split| {
+        Mnist::open(&mnist_dir, MnistKind::Mnist, split).with_context(|| {
+            format!(
+                "MNIST not found in {}: run `cargo xtask data mnist` (or pass --data-dir)",
+                mnist_dir.display()
+            )
+        })
+    };
+    let test_set = Arc::new(open(Split::Test)?);
+    let test_batch = common.test_batch_size.unwrap_or(d.test_batch_size);
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if common.evaluate {
+        let eval = evaluate(
+            model.as_ref(),
+            test_set,
+            test_batch,
+            common.workers,
+            progress,
+        )?;
+        write_test_log(&out_dir.join("test_log.csv"), &eval)?;
+        println!(
+            "test: loss {:.6}, accuracy {}/{} ({:.2} %), top-5 {:.2} %",
+            eval.loss,
+            (eval.top1 * eval.images as f64).round(),
+            eval.images,
+            100.0 * eval.top1,
+            100.0 * eval.top5
+        );
+        return Ok(());
+    }
+    let train_set = Arc::new(open(Split::Train)?);
+    let epochs = common.epochs.unwrap_or(d.epochs);
+    let schedule = match common.lr_step_size {
+        Some(step) => LrSchedule::Step {
+            step_size: step,
+            gamma: 0.1,
+        },
+        None => LrSchedule::Constant,
+    };
+    let config = TrainConfig {
+        epochs,
+        batch_size: common.batch_size.unwrap_or(d.batch_size),
+        test_batch_size: test_batch,
+        optimizer: optimizer_config(common, &d),
+        schedule,
+        seed: common.seed,
+        workers: common.workers,
+        out_dir: out_dir.clone(),
+        progress,
+    };
+    let resume = common.resume.as_deref().map(Checkpoint::load).transpose()?;
+    let mut hook = MeterHook {
+        meter: EnergyMeter::new(common.meter.config())?,
+        csv: out_dir.join("emissions.csv"),
+        open: None,
+    };
+    let summary = train(
+        model.as_ref(),
+        train_set,
+        test_set,
+        &config,
+        resume,
+        Some(&mut hook),
+    )?;
+    let mut weights = rounded_state_dict(model.as_ref())?;
+    weights.metadata.extend([
+        ("arch".to_string(), model.arch().to_string()),
+        ("shift_type".to_string(), format!("{:?}", common.shift_type)),
+        ("shift_depth".to_string(), common.shift_depth.to_string()),
+        ("weight_bits".to_string(), common.weight_bits.to_string()),
+        (
+            "activation_bits".to_string(),
+            format!("{} {}", act.int_bits(), act.frac_bits()),
+        ),
+        ("format_version".to_string(), "1".to_string()),
+    ]);
+    save_safetensors(&weights, &out_dir.join("weights.safetensors"))?;
+    println!(
+        "final test accuracy {:.2} %, best {:.2} %; outputs in {}",
+        100.0 * summary.final_accuracy().unwrap_or(0.0),
+        100.0 * summary.best_accuracy().unwrap_or(0.0),
+        out_dir.display()
+    );
+    Ok(())
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    shift_nn::write_atomically(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
