@@ -261,7 +261,11 @@ mod tests {
     #[test]
     fn exp2i_is_exact_everywhere() {
         for p in -160..=127 {
-            assert_eq!(exp2i(p).to_bits(), (2f64.powi(p) as f32).to_bits(), "p = {p}");
+            assert_eq!(
+                exp2i(p).to_bits(),
+                (2f64.powi(p) as f32).to_bits(),
+                "p = {p}"
+            );
         }
     }
 

@@ -7,7 +7,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
 use shift_nn::models::mnist_model;
-use shift_nn::{convert_to_shift, named_params, no_grad, zero_grad, Ctx, LinearRule, ShiftOptions, Tensor, Var};
+use shift_nn::{
+    convert_to_shift, named_params, no_grad, zero_grad, Ctx, LinearRule, ShiftOptions, Tensor, Var,
+};
 
 fn bench(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -15,22 +17,39 @@ fn bench(c: &mut Criterion) {
     let labels: Vec<usize> = (0..64).map(|i| i % 10).collect();
     for arch in ["linear", "conv"] {
         for variant in [None, Some(ShiftType::Q), Some(ShiftType::PS)] {
-            let name = format!("mnist_{arch}/{}", variant.map_or("float".to_string(), |v| format!("{v:?}")));
+            let name = format!(
+                "mnist_{arch}/{}",
+                variant.map_or("float".to_string(), |v| format!("{v:?}"))
+            );
             let mut model = mnist_model(arch, &mut rng).unwrap();
             if let Some(ty) = variant {
-                let opts = ShiftOptions { shift_type: ty, weight_bits: 5, act: FixedPoint::DEFAULT, rounding: Rounding::Deterministic };
-                let rule = if arch == "linear" { LinearRule::Count } else { LinearRule::AlwaysConvert };
+                let opts = ShiftOptions {
+                    shift_type: ty,
+                    weight_bits: 5,
+                    act: FixedPoint::DEFAULT,
+                    rounding: Rounding::Deterministic,
+                };
+                let rule = if arch == "linear" {
+                    LinearRule::Count
+                } else {
+                    LinearRule::AlwaysConvert
+                };
                 convert_to_shift(model.as_mut(), 1000, opts, rule, false, &mut rng).unwrap();
             }
             let params = named_params(model.as_ref());
-            let mut ctx = Ctx { train: true, rng: ChaCha8Rng::seed_from_u64(1) };
+            let mut ctx = Ctx {
+                train: true,
+                rng: ChaCha8Rng::seed_from_u64(1),
+            };
             c.bench_function(&format!("{name}/train_step_b64"), |b| {
                 b.iter(|| {
                     zero_grad(model.as_ref());
                     let out = model.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
                     shift_nn::ops::nll_loss(&out, &labels).unwrap().backward();
                     for (_, p) in &params {
-                        p.with_value_and_grad(|v, g| v.iter_mut().zip(g).for_each(|(v, g)| *v -= 0.01 * g));
+                        p.with_value_and_grad(|v, g| {
+                            v.iter_mut().zip(g).for_each(|(v, g)| *v -= 0.01 * g)
+                        });
                     }
                 })
             });

@@ -114,29 +114,31 @@ impl Geometry {
     fn col2im(&self, col: &[f32], dx: &mut [f32]) {
         let g = *self;
         let (p, np) = (g.p(), g.n * g.p());
-        dx.par_chunks_mut(g.c * g.h * g.w).enumerate().for_each(|(n, dx_n)| {
-            for k in 0..g.k() {
-                let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
-                let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
-                let (ox0, ox1) = g.valid_ox(off_x);
-                let row = &col[k * np + n * p..][..p];
-                let plane = &mut dx_n[ch * g.h * g.w..][..g.h * g.w];
-                for oy in 0..g.oh {
-                    let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
-                        - g.spec.padding.0 as isize;
-                    if iy < 0 || iy as usize >= g.h {
-                        continue;
-                    }
-                    let dst = &mut plane[iy as usize * g.w..][..g.w];
-                    let src = &row[oy * g.ow..][..g.ow];
-                    let s = g.spec.stride.1;
-                    let first = (ox0 as isize * s as isize + off_x) as usize;
-                    for i in 0..ox1 - ox0 {
-                        dst[first + i * s] += src[ox0 + i];
+        dx.par_chunks_mut(g.c * g.h * g.w)
+            .enumerate()
+            .for_each(|(n, dx_n)| {
+                for k in 0..g.k() {
+                    let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
+                    let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
+                    let (ox0, ox1) = g.valid_ox(off_x);
+                    let row = &col[k * np + n * p..][..p];
+                    let plane = &mut dx_n[ch * g.h * g.w..][..g.h * g.w];
+                    for oy in 0..g.oh {
+                        let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
+                            - g.spec.padding.0 as isize;
+                        if iy < 0 || iy as usize >= g.h {
+                            continue;
+                        }
+                        let dst = &mut plane[iy as usize * g.w..][..g.w];
+                        let src = &row[oy * g.ow..][..g.ow];
+                        let s = g.spec.stride.1;
+                        let first = (ox0 as isize * s as isize + off_x) as usize;
+                        for i in 0..ox1 - ox0 {
+                            dst[first + i * s] += src[ox0 + i];
+                        }
                     }
                 }
-            }
-        });
+            });
     }
 }
 
@@ -254,7 +256,10 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
                 for grp in 0..groups {
                     sgemm(
                         1.0,
-                        (wv.as_slice().unwrap(), Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
+                        (
+                            wv.as_slice().unwrap(),
+                            Mat::rm(ocg, kg).at(grp * ocg * kg).t(),
+                        ),
                         (&g_t, Mat::rm(ocg, np).at(grp * ocg * np)),
                         0.0,
                         (&mut gcol, Mat::rm(kg, np).at(grp * kg * np)),
