@@ -80,6 +80,19 @@ impl Var {
         }))
     }
 
+    /// A leaf standing for a parameter whose value the op that uses it reads itself: the
+    /// gradient reaches the parameter, but no copy of the value is made.
+    pub(crate) fn param_handle(param: &Param) -> Var {
+        Var(Rc::new(Node {
+            id: next_id(),
+            value: Tensor::zeros(ndarray::IxDyn(&[0])),
+            requires_grad: grad_enabled(),
+            inputs: Vec::new(),
+            backward: None,
+            param: Some(param.clone()),
+        }))
+    }
+
     /// Records the result of an op. Without grad mode, or when no input needs a gradient,
     /// the result is a constant and `backward` is dropped.
     pub(crate) fn from_op(value: Tensor, inputs: Vec<Var>, backward: BackwardFn) -> Var {

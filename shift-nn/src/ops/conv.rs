@@ -189,8 +189,8 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
     }
     let (n, p, k, oc, groups) = (geo.n, geo.p(), geo.k(), geo.oc, spec.groups);
     let (kg, ocg, np) = (k / groups, oc / groups, n * p);
-    let xv = x.value().as_standard_layout().into_owned();
-    let wv = weight.value().as_standard_layout().into_owned();
+    let xv = x.value().as_standard_layout();
+    let wv = weight.value().as_standard_layout();
     let mut col = vec![0.0f32; k * np];
     geo.im2col(xv.as_slice().unwrap(), &mut col);
     // out_t[OC, N*P] = W_g[OC_g, K_g] · col_g[K_g, N*P] per group.
@@ -224,11 +224,13 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
     }
     let (need_x, need_w, has_bias) = (x.requires_grad(), weight.requires_grad(), bias.is_some());
     let w_shape = weight.shape().to_vec();
+    let w_in = weight.clone();
     let x_shape = x.shape().to_vec();
     Ok(Var::from_op(
         y.into_dyn(),
         inputs,
         Box::new(move |g: &Tensor| {
+            let wv = w_in.value().as_standard_layout();
             let g4 = g.view().into_dimensionality::<Ix4>().unwrap();
             let g4 = g4.as_standard_layout();
             let gs = g4.as_slice().unwrap();

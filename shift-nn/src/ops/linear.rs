@@ -21,8 +21,8 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var, NnError>
             ));
         }
     }
-    let xv = x.value().as_standard_layout().into_owned();
-    let wv = weight.value().as_standard_layout().into_owned();
+    let xv = x.value().as_standard_layout();
+    let wv = weight.value().as_standard_layout();
     let mut y = match bias {
         Some(b) => b
             .value()
@@ -47,10 +47,16 @@ pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var, NnError>
     }
     let (need_x, need_w) = (x.requires_grad(), weight.requires_grad());
     let has_bias = bias.is_some();
+    drop((xv, wv));
+    // The backward pass reads the inputs through their (reference-counted) graph nodes
+    // instead of copies.
+    let (x_in, w_in) = (x.clone(), weight.clone());
     Ok(Var::from_op(
         y.into_dyn(),
         inputs,
         Box::new(move |g: &Tensor| {
+            let xv = x_in.value().as_standard_layout();
+            let wv = w_in.value().as_standard_layout();
             let g = g.view().into_dimensionality::<Ix2>().unwrap();
             let g = g.as_standard_layout();
             let gs = g.as_slice().unwrap();

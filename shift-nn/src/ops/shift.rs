@@ -28,7 +28,7 @@ pub fn q_weight<R: Rng + ?Sized>(
         )?;
         out
     };
-    let leaf = Var::param(weight);
+    let leaf = Var::param_handle(weight);
     Ok(Var::from_op(
         rounded,
         vec![leaf],
@@ -50,7 +50,7 @@ pub fn ps_weight(shift: &Param, sign: &Param, range: ShiftRange) -> Result<Var, 
         w.as_slice_mut().unwrap(),
         range,
     )?;
-    let inputs = vec![Var::param(shift), Var::param(sign)];
+    let inputs = vec![Var::param_handle(shift), Var::param_handle(sign)];
     Ok(Var::from_op(
         w,
         inputs,
