@@ -132,16 +132,16 @@ pub struct CommonArgs {
     pub optimizer: OptimizerName,
     /// Learning rate (dataset default when omitted).
     #[arg(long)]
-    pub lr: Option<f32>,
+    pub lr: Option<f64>,
     /// Learning rate of the PS sign parameters (defaults to `--lr`).
     #[arg(long)]
-    pub lr_sign: Option<f32>,
+    pub lr_sign: Option<f64>,
     /// SGD momentum (dataset default when omitted).
     #[arg(long)]
-    pub momentum: Option<f32>,
+    pub momentum: Option<f64>,
     /// Weight decay (dataset default when omitted).
     #[arg(long)]
-    pub weight_decay: Option<f32>,
+    pub weight_decay: Option<f64>,
     /// Divide the learning rate by 10 every this many epochs.
     #[arg(long, visible_alias = "lr-step")]
     pub lr_step_size: Option<usize>,

@@ -104,10 +104,10 @@ fn optimizer_config(common: &CommonArgs, d: &Defaults) -> OptimizerConfig {
     };
     OptimizerConfig {
         name: name.to_string(),
-        lr: common.lr.map_or(d.lr, f64::from),
-        lr_sign: common.lr_sign.map(f64::from),
-        momentum: common.momentum.map_or(d.momentum, f64::from),
-        weight_decay: common.weight_decay.map_or(d.weight_decay, f64::from),
+        lr: common.lr.unwrap_or(d.lr),
+        lr_sign: common.lr_sign,
+        momentum: common.momentum.unwrap_or(d.momentum),
+        weight_decay: common.weight_decay.unwrap_or(d.weight_decay),
     }
 }
 

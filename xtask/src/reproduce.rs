@@ -208,7 +208,6 @@ struct Outcome {
     run_dir: PathBuf,
     final_acc: f64,
     best_acc: f64,
-    epochs: usize,
     seconds_per_epoch: f64,
     energy_kwh: f64,
     emissions_kg: f64,
@@ -347,12 +346,24 @@ fn run_row(
         run_dir,
         final_acc: 100.0 * accs.last().copied().unwrap_or(f64::NAN),
         best_acc: 100.0 * accs.iter().copied().fold(f64::NAN, f64::max),
-        epochs: accs.len(),
         seconds_per_epoch: seconds / epochs.max(1) as f64,
         energy_kwh: recent.iter().map(|r| r.energy_kwh).sum(),
         emissions_kg: recent.iter().map(|r| r.emissions_kg).sum(),
         energy_source: sources.join("+"),
     })
+}
+
+/// Seconds per epoch (train + test) of the original PyTorch script on this machine kind, as
+/// given in the project's issue 5 (not measured by this command).
+fn torch_seconds_per_epoch(row: &Row) -> f64 {
+    match (row.model, row.variant) {
+        ("Simple FC", "Original") => 10.7,
+        ("Simple FC", "DeepShift-Q") => 15.2,
+        ("Simple FC", "DeepShift-PS") => 13.6,
+        ("Simple Conv", "Original") => 20.8,
+        ("Simple Conv", "DeepShift-Q") => 25.3,
+        _ => 28.2,
+    }
 }
 
 fn render(outcomes: &[Outcome], epochs: usize, quick: bool, data_dir: &Path) -> String {
@@ -369,17 +380,21 @@ fn render(outcomes: &[Outcome], epochs: usize, quick: bool, data_dir: &Path) -> 
     s += "\nAccuracy is top-1 on the 10,000 test images. Time per epoch is the wall time of the whole command \
           (training + test + start-up) divided by the epochs. Energy covers the training and evaluation regions \
           of the run (`emissions.csv`); `estimate` means no power counters were readable on this machine \
-          (CPU time x per-thread TDP share + RAM), see shift-energy.\n\n";
+          (CPU time x per-thread TDP share + RAM), see shift-energy. PyTorch s / epoch is the original script's \
+          time for one epoch with test on this machine kind, as given in issue 5 (not measured by this command); \
+          time ratio = ours / PyTorch's (below 1 is faster). Other processes running at the same time inflate \
+          our times.\n\n";
     for (table, title) in [
         ("scratch", "Train from scratch"),
         ("pretrained", "Train from pre-trained"),
     ] {
-        s += &format!("## {title}\n\n| model | variant | paper % | final % | best % | final - paper | s / epoch | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        s += &format!("## {title}\n\n| model | variant | paper % | final % | best % | final - paper | s / epoch | PyTorch s / epoch | time ratio | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for o in outcomes.iter().filter(|o| o.row.table == table) {
             s += &format!(
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {:.3e} | {:.3e} | {} | `{}` |\n",
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {:.1} | {:.2} | {:.3e} | {:.3e} | {} | `{}` |\n",
                 o.row.model, o.row.variant, o.row.paper, o.final_acc, o.best_acc, o.final_acc - o.row.paper,
-                o.seconds_per_epoch, o.energy_kwh, o.emissions_kg, o.energy_source,
+                o.seconds_per_epoch, torch_seconds_per_epoch(o.row), o.seconds_per_epoch / torch_seconds_per_epoch(o.row),
+                o.energy_kwh, o.emissions_kg, o.energy_source,
                 o.run_dir.display()
             );
         }

@@ -39,7 +39,7 @@ pub(crate) fn init_buffers(algo: &Algorithm, value: &[f32]) -> Vec<Vec<f32>> {
 
 /// `torch.lerp(a, b, w)` as ATen's vectorised kernel computes it: `fma(w, b-a, a)` for small
 /// weights, `fma(w-1, b-a, b)` otherwise.
-#[inline]
+#[inline(always)]
 fn lerp(a: f32, b: f32, w: f32) -> f32 {
     if w.abs() < 0.5 {
         w.mul_add(b - a, a)
@@ -49,13 +49,13 @@ fn lerp(a: f32, b: f32, w: f32) -> f32 {
 }
 
 /// `a.addcmul(b, c, value=v)`: ATen's `a + v*b*c`, contracted by the compiler to an FMA.
-#[inline]
+#[inline(always)]
 fn addcmul(a: f32, v: f32, b: f32, c: f32) -> f32 {
     (v * b).mul_add(c, a)
 }
 
 /// `torch.maximum`: NaN propagates.
-#[inline]
+#[inline(always)]
 fn maximum(a: f32, b: f32) -> f32 {
     if a.is_nan() || a > b {
         a
@@ -65,7 +65,7 @@ fn maximum(a: f32, b: f32) -> f32 {
 }
 
 /// `grad.add(param, alpha=weight_decay)` (L2 weight decay of the PyTorch optimisers).
-#[inline]
+#[inline(always)]
 fn l2(g: f32, p: f32, wd: f32, use_wd: bool) -> f32 {
     if use_wd {
         p.mul_add(wd, g)
@@ -77,6 +77,38 @@ fn l2(g: f32, p: f32, wd: f32, use_wd: bool) -> f32 {
 /// Applies one step of `algo` to `p` given `g`; `bufs` are the parameter's state buffers in
 /// [`Algorithm::buffer_names`] order, each as long as `p` (the caller guarantees both).
 pub(crate) fn update(
+    algo: &Algorithm,
+    ctx: &StepCtx,
+    p: &mut [f32],
+    g: &[f32],
+    bufs: &mut [Vec<f32>],
+) {
+    // `f32::mul_add` is a libm call unless the code is compiled with FMA; compile a copy with
+    // it and pick that one at run time where the CPU has it. Results are identical: fused
+    // multiply-add is exactly rounded either way.
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports FMA, checked just above.
+        unsafe { update_fma(algo, ctx, p, g, bufs) };
+        return;
+    }
+    update_generic(algo, ctx, p, g, bufs);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn update_fma(
+    algo: &Algorithm,
+    ctx: &StepCtx,
+    p: &mut [f32],
+    g: &[f32],
+    bufs: &mut [Vec<f32>],
+) {
+    update_generic(algo, ctx, p, g, bufs);
+}
+
+#[inline(always)]
+fn update_generic(
     algo: &Algorithm,
     ctx: &StepCtx,
     p: &mut [f32],
@@ -250,6 +282,7 @@ pub(crate) fn update(
 /// The reference's RAdam step (shared by Ranger), in its order: moments, step size from
 /// `N_sma`, decoupled weight decay, then the rectified or plain momentum update.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn radam_core(
     ctx: &StepCtx,
     (beta1, beta2): (f64, f64),
