@@ -71,7 +71,7 @@ impl Default for FixedPoint {
 /// crate follows the formula, see the README.) NaN stays NaN.
 pub fn round_fixed(x: f32, fp: FixedPoint) -> f32 {
     let scale = fp.scale();
-    ((x * scale).floor() / scale).clamp(fp.min_value(), fp.max_value())
+    (crate::rounding::floor(x * scale) / scale).clamp(fp.min_value(), fp.max_value())
 }
 
 /// [`round_fixed`] over a slice, in place.
@@ -79,7 +79,7 @@ pub fn round_fixed_slice(xs: &mut [f32], fp: FixedPoint) {
     let scale = fp.scale();
     let (lo, hi) = (fp.min_value(), fp.max_value());
     for x in xs {
-        *x = ((*x * scale).floor() / scale).clamp(lo, hi);
+        *x = (crate::rounding::floor(*x * scale) / scale).clamp(lo, hi);
     }
 }
 

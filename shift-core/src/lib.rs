@@ -30,6 +30,7 @@ mod packed;
 mod pow2;
 mod ps;
 mod range;
+pub mod rounding;
 
 pub use error::CoreError;
 pub use fixed::{round_fixed, round_fixed_slice, FixedPoint};

@@ -43,12 +43,12 @@ pub fn sign(x: f32) -> f32 {
 /// passes through and is clamped later).
 pub fn round_value<R: Rng + ?Sized>(x: f32, rounding: Rounding, rng: &mut R) -> f32 {
     match rounding {
-        Rounding::Deterministic => x.round_ties_even(),
+        Rounding::Deterministic => crate::rounding::round_half_even(x),
         Rounding::Stochastic => {
             if !x.is_finite() {
                 return x;
             }
-            let floor = x.floor();
+            let floor = crate::rounding::floor(x);
             let frac = x - floor;
             // `gen::<f32>()` lies in [0, 1), so a zero fraction never rounds up.
             if rng.gen::<f32>() < frac {
@@ -76,11 +76,11 @@ pub fn round_log2_abs(w: f32) -> f32 {
     let bits = w.abs().to_bits();
     let biased_exp = (bits >> 23) as i32;
     if biased_exp == 0 || biased_exp == 255 {
-        return log2_abs(w).round_ties_even();
+        return crate::rounding::round_half_even(log2_abs(w));
     }
     let mantissa = (bits & 0x007F_FFFF) as i32;
     if (mantissa - SQRT2_MANTISSA).abs() <= TIE_WINDOW {
-        return log2_abs(w).round_ties_even();
+        return crate::rounding::round_half_even(log2_abs(w));
     }
     let exp = biased_exp - 127;
     if mantissa > SQRT2_MANTISSA {
@@ -241,7 +241,7 @@ mod tests {
         let check = |w: f32| {
             assert_eq!(
                 round_log2_abs(w),
-                log2_abs(w).round_ties_even(),
+                crate::rounding::round_half_even(log2_abs(w)),
                 "w = {w:e} ({:#x})",
                 w.to_bits()
             );

@@ -7,13 +7,13 @@ use crate::{CoreError, ShiftRange};
 /// half to even.
 #[inline]
 pub fn ps_shift(shift: f32, range: ShiftRange) -> i32 {
-    range.clamp(shift).round_ties_even() as i32
+    crate::rounding::round_half_even(range.clamp(shift)) as i32
 }
 
 /// The ternary sign a PS sign parameter stands for: `sign(round(sign))` in {-1, 0, +1}.
 #[inline]
 pub fn ps_sign(sign_param: f32) -> f32 {
-    sign(sign_param.round_ties_even())
+    sign(crate::rounding::round_half_even(sign_param))
 }
 
 /// The PS weight `s * 2^p` with `p = round(clamp(shift))` and `s = sign(round(sign))`.
@@ -64,7 +64,7 @@ pub fn ps_backward_slice(
     check_len("grad_sign", grad_sign.len(), n)?;
     for i in 0..n {
         let g = grad_weight[i];
-        let p = shift[i].round_ties_even() as i32;
+        let p = crate::rounding::round_half_even(shift[i]) as i32;
         grad_shift[i] += (g * ps_sign(sign_param[i])) * (exp2i(p) * std::f32::consts::LN_2);
         grad_sign[i] += g;
     }
