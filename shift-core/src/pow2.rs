@@ -82,12 +82,8 @@ pub fn round_log2_abs(w: f32) -> f32 {
     if (mantissa - SQRT2_MANTISSA).abs() <= TIE_WINDOW {
         return crate::rounding::round_half_even(log2_abs(w));
     }
-    let exp = biased_exp - 127;
-    if mantissa > SQRT2_MANTISSA {
-        (exp + 1) as f32
-    } else {
-        exp as f32
-    }
+    // Branch-free: the comparison is a coin flip for random weights.
+    (biased_exp - 127 + i32::from(mantissa > SQRT2_MANTISSA)) as f32
 }
 
 /// The rounded exponent of `|w|`, as [`round_value`] of [`log2_abs`] but fast when deterministic.
@@ -125,10 +121,12 @@ fn project_between(w: f32, lo: f32, hi: f32) -> f32 {
 /// Zero stays zero (the reference computes `0 * 2^-inf`). NaN gives NaN.
 #[inline]
 pub fn round_pow2<R: Rng + ?Sized>(w: f32, rounding: Rounding, rng: &mut R) -> f32 {
-    if w == 0.0 {
-        return 0.0;
+    if w == 0.0 || w.is_nan() {
+        return w * 0.0;
     }
-    sign(w) * exp2i(rounded_shift(w, rounding, rng) as i32)
+    // Copy the sign bit instead of multiplying by `sign(w)`: no data-dependent branch.
+    let magnitude = exp2i(rounded_shift(w, rounding, rng) as i32);
+    f32::from_bits((w.to_bits() & 0x8000_0000) | magnitude.to_bits())
 }
 
 /// The DeepShift-Q weight of a stored float weight: projection, then power-of-two rounding.
