@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 //! One training step (forward, backward, SGD update) and one inference pass of the MNIST
 //! models at batch 64, float / Q / PS, for side-by-side ratios with PyTorch's
 //! `torch_reference.py` medians measured on the same machine.

@@ -136,7 +136,13 @@ pub fn evaluate<D: Dataset + ?Sized + 'static>(
     let (mut loss_sum, mut top1, mut top5, mut images) = (0f64, 0usize, 0usize, 0usize);
     for batch in loader.epoch(0) {
         let batch = batch?;
-        let out = no_grad(|| model.forward(&Var::constant(batch.images.into_dyn()), &mut ctx))?;
+        // log_softmax is idempotent, so this is right for models ending in log-softmax (MNIST)
+        // and for models returning logits (CIFAR-10, ImageNet).
+        let out = no_grad(|| {
+            shift_nn::ops::log_softmax(
+                &model.forward(&Var::constant(batch.images.into_dyn()), &mut ctx)?,
+            )
+        })?;
         let lp = out.value();
         for (row, &label) in lp.outer_iter().zip(&batch.labels) {
             loss_sum -= row[label] as f64;
@@ -223,7 +229,7 @@ pub fn train<D: Dataset + ?Sized + 'static, T: Dataset + ?Sized + 'static>(
             let batch = batch?;
             zero_grad(model);
             let out = model.forward(&Var::constant(batch.images.into_dyn()), &mut ctx)?;
-            let loss = shift_nn::ops::nll_loss(&out, &batch.labels)?;
+            let loss = shift_nn::ops::cross_entropy(&out, &batch.labels)?;
             loss.backward();
             let mut extra = 0f32;
             if wd > 0.0 {
