@@ -8,21 +8,34 @@
 //! - [`state_dict`], [`load_state_dict`], [`save_safetensors`], [`load_safetensors`] move
 //!   weights to and from PyTorch with its names and layouts.
 //!
-//! Not done yet (issue 3): batch norm, average/adaptive pooling, concat, the option-A
-//! shortcut, the CIFAR-10 and ImageNet model zoo, and the speed comparison with PyTorch.
+//! - [`BatchNorm2d`] keeps its running statistics in [`Buffer`]s; [`named_buffers`] lists
+//!   them and state dicts carry them (`num_batches_tracked` as int64, as PyTorch).
+//! - [`models::build_model`] builds the zoo by dataset and name (MNIST `linear`/`conv`,
+//!   CIFAR-10 ResNets, MobileNetV2, VGG; torchvision's ResNet-18/34/50, VGG-16, AlexNet,
+//!   MobileNetV2), each with PyTorch's parameter names, order and count.
+//!
+//! Not done yet (issue 3): a training-step bench of CIFAR ResNet-20 against PyTorch (the
+//! MNIST bench is in `benches/train_step.rs`).
 
+mod buffer;
 mod error;
 mod layers;
 mod model;
 pub mod models;
+mod norm;
 pub mod ops;
 mod param;
 mod state_dict;
 mod tape;
 
+pub use buffer::Buffer;
 pub use error::NnError;
 pub use layers::{Ctx, LayerShape, LayerWeights, ShiftOptions, ShiftWeights, WeightLayer};
-pub use model::{convert_to_shift, named_params, param_count, zero_grad, LinearRule, Model};
+pub use model::{
+    convert_to_shift, named_buffers, named_params, param_count, zero_grad, LinearRule, Model,
+    ModuleRef,
+};
+pub use norm::BatchNorm2d;
 pub use param::{Param, ParamKind};
 pub use state_dict::{
     load_safetensors, load_state_dict, parse_safetensors, rounded_state_dict, save_safetensors,

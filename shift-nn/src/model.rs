@@ -2,8 +2,10 @@
 
 use rand::Rng;
 
+use crate::buffer::Buffer;
 use crate::error::NnError;
 use crate::layers::{Ctx, ShiftOptions, WeightLayer};
+use crate::norm::BatchNorm2d;
 use crate::param::Param;
 use crate::tape::Var;
 
@@ -18,14 +20,47 @@ pub trait Model {
     fn layers_mut(&mut self) -> Vec<(String, &mut WeightLayer)>;
     /// The architecture's name (`simple_conv`, `resnet20`, ...).
     fn arch(&self) -> &str;
+    /// Every module that owns parameters or buffers (weight layers and batch norms), with its
+    /// PyTorch name, in registration order. The default lists [`Model::layers`], which is
+    /// right for models without batch norm.
+    fn modules(&self) -> Vec<(String, ModuleRef<'_>)> {
+        self.layers()
+            .into_iter()
+            .map(|(name, layer)| (name, ModuleRef::Weight(layer)))
+            .collect()
+    }
 }
 
-/// All parameters with PyTorch's dotted names.
+/// A module that owns parameters, as [`Model::modules`] lists them.
+#[derive(Debug, Clone, Copy)]
+pub enum ModuleRef<'a> {
+    /// A Linear or Conv2d layer, float or shift.
+    Weight(&'a WeightLayer),
+    /// A batch norm.
+    Norm(&'a BatchNorm2d),
+}
+
+/// All parameters with PyTorch's dotted names, in registration order.
 pub fn named_params(model: &dyn Model) -> Vec<(String, Param)> {
     model
-        .layers()
+        .modules()
         .into_iter()
-        .flat_map(|(name, layer)| layer.named_params(&name))
+        .flat_map(|(name, module)| match module {
+            ModuleRef::Weight(layer) => layer.named_params(&name),
+            ModuleRef::Norm(bn) => bn.named_params(&name),
+        })
+        .collect()
+}
+
+/// All buffers (batch norm running statistics) with PyTorch's dotted names.
+pub fn named_buffers(model: &dyn Model) -> Vec<(String, Buffer)> {
+    model
+        .modules()
+        .into_iter()
+        .flat_map(|(name, module)| match module {
+            ModuleRef::Weight(_) => Vec::new(),
+            ModuleRef::Norm(bn) => bn.named_buffers(&name),
+        })
         .collect()
 }
 

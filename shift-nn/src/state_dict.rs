@@ -6,8 +6,10 @@ use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
+use crate::buffer::Buffer;
 use crate::error::NnError;
-use crate::model::{named_params, Model};
+use crate::model::{named_buffers, named_params, Model, ModuleRef};
+use crate::param::Param;
 use crate::tape::Tensor;
 
 /// Named tensors in a deterministic (sorted) order plus string metadata.
@@ -19,13 +21,16 @@ pub struct StateDict {
     pub metadata: HashMap<String, String>,
 }
 
-/// The model's parameters as they are (exact values, for checkpoints and resume).
+/// The model's parameters and buffers as they are (exact values, for checkpoints and resume).
 pub fn state_dict(model: &dyn Model) -> StateDict {
+    let params = named_params(model)
+        .into_iter()
+        .map(|(n, p)| (n, p.value().as_standard_layout().into_owned()));
+    let buffers = named_buffers(model)
+        .into_iter()
+        .map(|(n, b)| (n, b.value().as_standard_layout().into_owned()));
     StateDict {
-        tensors: named_params(model)
-            .into_iter()
-            .map(|(n, p)| (n, p.value().as_standard_layout().into_owned()))
-            .collect(),
+        tensors: params.chain(buffers).collect(),
         metadata: HashMap::new(),
     }
 }
@@ -34,8 +39,16 @@ pub fn state_dict(model: &dyn Model) -> StateDict {
 /// [`crate::WeightLayer::rounded_params`]).
 pub fn rounded_state_dict(model: &dyn Model) -> Result<StateDict, NnError> {
     let mut tensors = BTreeMap::new();
-    for (name, layer) in model.layers() {
-        tensors.extend(layer.rounded_params(&name)?);
+    for (name, module) in model.modules() {
+        match module {
+            ModuleRef::Weight(layer) => tensors.extend(layer.rounded_params(&name)?),
+            ModuleRef::Norm(bn) => {
+                let params = bn.named_params(&name).into_iter();
+                tensors.extend(params.map(|(n, p)| (n, p.value().clone())));
+                let buffers = bn.named_buffers(&name).into_iter();
+                tensors.extend(buffers.map(|(n, b)| (n, b.value().clone())));
+            }
+        }
     }
     Ok(StateDict {
         tensors,
@@ -43,15 +56,46 @@ pub fn rounded_state_dict(model: &dyn Model) -> Result<StateDict, NnError> {
     })
 }
 
-/// Loads tensors into the model, strictly: a missing, unexpected or wrongly shaped tensor is
-/// an error naming it (`file` names the source in messages). Nothing is changed on error.
+/// Where a state-dict entry goes: a parameter or a buffer.
+enum Slot {
+    Param(Param),
+    Buffer(Buffer),
+}
+
+impl Slot {
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            Slot::Param(p) => p.value().shape().to_vec(),
+            Slot::Buffer(b) => b.value().shape().to_vec(),
+        }
+    }
+
+    fn set(&self, t: Tensor) {
+        match self {
+            Slot::Param(p) => p.set_value(t),
+            Slot::Buffer(b) => b.set_value(t),
+        }
+    }
+}
+
+/// Loads parameters and buffers into the model, strictly: a missing, unexpected or wrongly
+/// shaped tensor is an error naming it (`file` names the source in messages). Nothing is
+/// changed on error.
 pub fn load_state_dict(model: &dyn Model, dict: &StateDict, file: &str) -> Result<(), NnError> {
     let err = |problem: String| NnError::StateDict {
         file: file.to_string(),
         problem,
     };
-    let params = named_params(model);
-    let expected: BTreeMap<_, _> = params.iter().map(|(n, p)| (n.as_str(), p)).collect();
+    let slots: Vec<(String, Slot)> = named_params(model)
+        .into_iter()
+        .map(|(n, p)| (n, Slot::Param(p)))
+        .chain(
+            named_buffers(model)
+                .into_iter()
+                .map(|(n, b)| (n, Slot::Buffer(b))),
+        )
+        .collect();
+    let expected: BTreeMap<_, _> = slots.iter().map(|(n, p)| (n.as_str(), p)).collect();
     let missing: Vec<_> = expected
         .keys()
         .filter(|n| !dict.tensors.contains_key(**n))
@@ -67,42 +111,48 @@ pub fn load_state_dict(model: &dyn Model, dict: &StateDict, file: &str) -> Resul
     if !unexpected.is_empty() {
         return Err(err(format!("unexpected tensors {unexpected:?}")));
     }
-    for (name, param) in &expected {
+    for (name, slot) in &expected {
         let t = &dict.tensors[*name];
-        if t.shape() != param.value().shape() {
+        if t.shape() != slot.shape() {
             return Err(err(format!(
                 "tensor `{name}` has shape {:?}, the model expects {:?}",
                 t.shape(),
-                param.value().shape()
+                slot.shape()
             )));
         }
     }
-    for (name, param) in expected {
-        param.set_value(dict.tensors[name].clone());
+    for (name, slot) in expected {
+        slot.set(dict.tensors[name].as_standard_layout().into_owned());
     }
     Ok(())
 }
 
 /// Writes a state dict as safetensors, atomically (temporary file, fsync, rename), so an
-/// interrupted or failed write never replaces a good file.
+/// interrupted or failed write never replaces a good file. Tensors named
+/// `*.num_batches_tracked` are written as I64, as PyTorch keeps them; all others as F32.
 pub fn save_safetensors(dict: &StateDict, path: &Path) -> Result<(), NnError> {
     let io = |source| NnError::Io {
         file: path.display().to_string(),
         source,
     };
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = dict
+    let bytes: Vec<(String, Dtype, Vec<u8>, Vec<usize>)> = dict
         .tensors
         .iter()
         .map(|(n, t)| {
             let t = t.as_standard_layout();
-            let data: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (n.clone(), data, t.shape().to_vec())
+            let (dtype, data): (Dtype, Vec<u8>) = if is_int64_buffer(n) {
+                let bytes = t.iter().flat_map(|v| (*v as i64).to_le_bytes()).collect();
+                (Dtype::I64, bytes)
+            } else {
+                (Dtype::F32, t.iter().flat_map(|v| v.to_le_bytes()).collect())
+            };
+            (n.clone(), dtype, data, t.shape().to_vec())
         })
         .collect();
     let views = bytes
         .iter()
-        .map(|(n, data, shape)| {
-            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data)
+        .map(|(n, dtype, data, shape)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
                 .map(|v| (n.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
@@ -116,6 +166,11 @@ pub fn save_safetensors(dict: &StateDict, path: &Path) -> Result<(), NnError> {
         problem: e.to_string(),
     })?;
     write_atomically(path, &blob).map_err(io)
+}
+
+/// PyTorch's integer buffers (batch norm's batch counter).
+fn is_int64_buffer(name: &str) -> bool {
+    name == "num_batches_tracked" || name.ends_with(".num_batches_tracked")
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.

@@ -4,7 +4,10 @@
 mod basic;
 mod conv;
 mod gemm;
+mod join;
 mod linear;
+mod norm;
+mod pool;
 mod shift;
 
 pub use basic::{
@@ -12,5 +15,8 @@ pub use basic::{
     weighted_sum,
 };
 pub use conv::{conv2d, Conv2dSpec};
+pub use join::{concat_channels, relu6, zero_pad_shortcut};
 pub use linear::linear;
+pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
+pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d_padded};
 pub use shift::{ps_weight, q_weight, round_fixed};

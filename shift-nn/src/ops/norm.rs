@@ -1,0 +1,292 @@
+//! 2-D batch normalisation over `[N, C, H, W]`, as `torch.nn.functional.batch_norm`.
+//!
+//! Statistics are accumulated in f64 per channel (rayon over channels); the normalisation
+//! itself is one fused multiply-add per element with per-channel coefficients (rayon over
+//! planes). The backward pass recomputes `x - mean` from the saved input instead of keeping a
+//! normalised copy, which halves the memory a training step holds per layer.
+
+use rayon::prelude::*;
+
+use crate::error::{shape_err, NnError};
+use crate::tape::{Tensor, Var};
+
+/// Per-channel statistics of one training batch, for the layer's running averages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStats {
+    /// Mean over `N, H, W`.
+    pub mean: Vec<f32>,
+    /// Unbiased variance over `N, H, W` (what PyTorch folds into `running_var`).
+    pub var_unbiased: Vec<f32>,
+}
+
+struct Dims {
+    n: usize,
+    c: usize,
+    hw: usize,
+}
+
+fn check(x: &Var, weight: &Var, bias: &Var) -> Result<Dims, NnError> {
+    let s = x.shape();
+    if s.len() != 4 {
+        return Err(shape_err("batch_norm2d", format!("input {s:?} is not 4-D")));
+    }
+    let c = s[1];
+    if weight.shape() != [c] || bias.shape() != [c] {
+        return Err(shape_err(
+            "batch_norm2d",
+            format!(
+                "input {s:?} with weight {:?} and bias {:?}",
+                weight.shape(),
+                bias.shape()
+            ),
+        ));
+    }
+    Ok(Dims {
+        n: s[0],
+        c,
+        hw: s[2] * s[3],
+    })
+}
+
+/// For each channel, `f` folded over the channel's planes of `xs` (and of `ys`, if given).
+fn per_channel<T: Send>(
+    d: &Dims,
+    xs: &[f32],
+    ys: Option<&[f32]>,
+    f: impl Fn(usize, &[f32], Option<&[f32]>, &mut T) + Sync,
+    init: impl Fn() -> T + Sync,
+) -> Vec<T> {
+    (0..d.c)
+        .into_par_iter()
+        .map(|c| {
+            let mut acc = init();
+            for n in 0..d.n {
+                let start = (n * d.c + c) * d.hw;
+                let y = ys.map(|ys| &ys[start..start + d.hw]);
+                f(c, &xs[start..start + d.hw], y, &mut acc);
+            }
+            acc
+        })
+        .collect()
+}
+
+/// `y = a[c] * (x - m[c]) + b[c]` for every plane. Subtracting the mean first keeps the
+/// precision when it is large against the spread (deep residual streams).
+fn affine_planes(d: &Dims, xs: &[f32], m: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; xs.len()];
+    let hw = d.hw.max(1);
+    y.par_chunks_mut(hw)
+        .zip(xs.par_chunks(hw))
+        .enumerate()
+        .for_each(|(i, (yp, xp))| {
+            let c = i % d.c;
+            let (m, a, b) = (m[c], a[c], b[c]);
+            for (y, x) in yp.iter_mut().zip(xp) {
+                *y = a * (x - m) + b;
+            }
+        });
+    y
+}
+
+fn contiguous(t: &Tensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.iter().copied().collect()),
+    }
+}
+
+/// Batch norm in training mode: normalises with the batch's own statistics (biased variance)
+/// and returns them for the running averages.
+pub fn batch_norm2d_train(
+    x: &Var,
+    weight: &Var,
+    bias: &Var,
+    eps: f32,
+) -> Result<(Var, BatchStats), NnError> {
+    let d = check(x, weight, bias)?;
+    let m = (d.n * d.hw) as f64;
+    if m < 1.0 {
+        return Err(shape_err("batch_norm2d", "empty batch"));
+    }
+    let xv = x.value();
+    let xs = contiguous(xv);
+    let sums = per_channel(
+        &d,
+        &xs,
+        None,
+        |_, p, _, acc: &mut f64| *acc += p.iter().map(|&v| v as f64).sum::<f64>(),
+        || 0.0,
+    );
+    let mean: Vec<f64> = sums.iter().map(|s| s / m).collect();
+    let sq = per_channel(
+        &d,
+        &xs,
+        None,
+        |c, p, _, acc: &mut f64| {
+            *acc += p.iter().map(|&v| (v as f64 - mean[c]).powi(2)).sum::<f64>()
+        },
+        || 0.0,
+    );
+    let var: Vec<f64> = sq.iter().map(|s| s / m).collect();
+    let invstd: Vec<f32> = var
+        .iter()
+        .map(|v| (1.0 / (v + eps as f64).sqrt()) as f32)
+        .collect();
+    let mean32: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
+    let gamma = contiguous(weight.value()).into_owned();
+    let beta = contiguous(bias.value());
+    let a: Vec<f32> = (0..d.c).map(|c| gamma[c] * invstd[c]).collect();
+    let y = affine_planes(&d, &xs, &mean32, &a, &beta);
+    let stats = BatchStats {
+        mean: mean32.clone(),
+        var_unbiased: sq.iter().map(|s| (s / (m - 1.0).max(1.0)) as f32).collect(),
+    };
+    let y = Tensor::from_shape_vec(x.shape().to_vec(), y).expect("shape kept");
+    let saved_x = x.clone();
+    let (need_x, need_w, need_b) = (
+        x.requires_grad(),
+        weight.requires_grad(),
+        bias.requires_grad(),
+    );
+    let out = Var::from_op(
+        y,
+        vec![x.clone(), weight.clone(), bias.clone()],
+        Box::new(move |g| {
+            let g = g.as_standard_layout();
+            let gs = g.as_slice().expect("standard layout");
+            let xv = saved_x.value();
+            let xs = contiguous(xv);
+            // Per channel: sum(dy) and sum(dy * (x - mean)).
+            let sums = per_channel(
+                &d,
+                &xs,
+                Some(gs),
+                |c, xp, gp, acc: &mut (f64, f64)| {
+                    for (x, g) in xp.iter().zip(gp.unwrap()) {
+                        acc.0 += *g as f64;
+                        acc.1 += *g as f64 * (*x - mean32[c]) as f64;
+                    }
+                },
+                || (0.0, 0.0),
+            );
+            let gw = need_w.then(|| {
+                Tensor::from_shape_vec(
+                    vec![d.c],
+                    (0..d.c)
+                        .map(|c| (sums[c].1 * invstd[c] as f64) as f32)
+                        .collect(),
+                )
+                .unwrap()
+            });
+            let gb = need_b.then(|| {
+                Tensor::from_shape_vec(vec![d.c], sums.iter().map(|s| s.0 as f32).collect())
+                    .unwrap()
+            });
+            let gx = need_x.then(|| {
+                // dx = k1 * dy + k2 * (x - mean) + k3, the per-channel coefficients of
+                // gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+                let mut k = vec![(0.0f32, 0.0f32, 0.0f32, 0.0f32); d.c];
+                for c in 0..d.c {
+                    let k1 = gamma[c] as f64 * invstd[c] as f64;
+                    let is2 = invstd[c] as f64 * invstd[c] as f64;
+                    let k2 = -k1 * is2 * sums[c].1 / m;
+                    let k3 = -k1 * sums[c].0 / m;
+                    k[c] = (k1 as f32, k2 as f32, k3 as f32, mean32[c]);
+                }
+                let mut dx = vec![0.0f32; xs.len()];
+                let hw = d.hw.max(1);
+                dx.par_chunks_mut(hw)
+                    .zip(xs.par_chunks(hw).zip(gs.par_chunks(hw)))
+                    .enumerate()
+                    .for_each(|(i, (dp, (xp, gp)))| {
+                        let (k1, k2, k3, mean) = k[i % d.c];
+                        for ((dx, x), g) in dp.iter_mut().zip(xp).zip(gp) {
+                            *dx = k1 * g + k2 * (x - mean) + k3;
+                        }
+                    });
+                Tensor::from_shape_vec(g.shape().to_vec(), dx).unwrap()
+            });
+            vec![gx, gw, gb]
+        }),
+    );
+    Ok((out, stats))
+}
+
+/// Batch norm in evaluation mode: normalises with the given running statistics.
+pub fn batch_norm2d_eval(
+    x: &Var,
+    weight: &Var,
+    bias: &Var,
+    running_mean: &[f32],
+    running_var: &[f32],
+    eps: f32,
+) -> Result<Var, NnError> {
+    let d = check(x, weight, bias)?;
+    if running_mean.len() != d.c || running_var.len() != d.c {
+        return Err(shape_err(
+            "batch_norm2d",
+            format!(
+                "{} channels but running statistics of length {} and {}",
+                d.c,
+                running_mean.len(),
+                running_var.len()
+            ),
+        ));
+    }
+    let xv = x.value();
+    let xs = contiguous(xv);
+    let gamma = contiguous(weight.value());
+    let beta = contiguous(bias.value());
+    let invstd: Vec<f32> = running_var
+        .iter()
+        .map(|&v| (1.0 / (v as f64 + eps as f64).sqrt()) as f32)
+        .collect();
+    let a: Vec<f32> = (0..d.c).map(|c| gamma[c] * invstd[c]).collect();
+    let y = affine_planes(&d, &xs, running_mean, &a, &beta);
+    let y = Tensor::from_shape_vec(x.shape().to_vec(), y).expect("shape kept");
+    let saved_x = x.clone();
+    let rm = running_mean.to_vec();
+    let (need_x, need_w, need_b) = (
+        x.requires_grad(),
+        weight.requires_grad(),
+        bias.requires_grad(),
+    );
+    Ok(Var::from_op(
+        y,
+        vec![x.clone(), weight.clone(), bias.clone()],
+        Box::new(move |g| {
+            let g = g.as_standard_layout();
+            let gs = g.as_slice().expect("standard layout");
+            let xv = saved_x.value();
+            let xs = contiguous(xv);
+            let sums = per_channel(
+                &d,
+                &xs,
+                Some(gs),
+                |c, xp, gp, acc: &mut (f64, f64)| {
+                    for (x, g) in xp.iter().zip(gp.unwrap()) {
+                        acc.0 += *g as f64;
+                        acc.1 += *g as f64 * (*x - rm[c]) as f64;
+                    }
+                },
+                || (0.0, 0.0),
+            );
+            let gw = need_w.then(|| {
+                let v = (0..d.c)
+                    .map(|c| (sums[c].1 * invstd[c] as f64) as f32)
+                    .collect();
+                Tensor::from_shape_vec(vec![d.c], v).unwrap()
+            });
+            let gb = need_b.then(|| {
+                Tensor::from_shape_vec(vec![d.c], sums.iter().map(|s| s.0 as f32).collect())
+                    .unwrap()
+            });
+            let gx = need_x.then(|| {
+                let zero = vec![0.0f32; d.c];
+                let dx = affine_planes(&d, gs, &zero, &a, &zero);
+                Tensor::from_shape_vec(g.shape().to_vec(), dx).unwrap()
+            });
+            vec![gx, gw, gb]
+        }),
+    ))
+}

@@ -1,0 +1,216 @@
+//! Average, adaptive average and padded max pooling over `[N, C, H, W]`.
+//!
+//! Each pooling is described by the input window of every output row and column (clipped to
+//! the input), so one pair of loops serves fixed and adaptive windows alike; rayon runs over
+//! the `N * C` planes.
+
+use rayon::prelude::*;
+
+use crate::error::{shape_err, NnError};
+use crate::tape::{Tensor, Var};
+
+/// Input ranges `[start, end)` of each output position along one axis.
+type Windows = Vec<(usize, usize)>;
+
+fn dims4(op: &'static str, x: &Var) -> Result<(usize, usize, usize, usize), NnError> {
+    match *x.shape() {
+        [n, c, h, w] => Ok((n, c, h, w)),
+        ref s => Err(shape_err(op, format!("input {s:?} is not 4-D"))),
+    }
+}
+
+/// Windows of a `kernel`/`stride`/`padding` pooling along an axis of length `len`.
+fn fixed_windows(len: usize, kernel: usize, stride: usize, padding: usize) -> Windows {
+    let out = (len + 2 * padding - kernel) / stride + 1;
+    (0..out)
+        .map(|o| {
+            let start = (o * stride) as isize - padding as isize;
+            let end = (start + kernel as isize).min(len as isize);
+            (start.max(0) as usize, end.max(0) as usize)
+        })
+        .collect()
+}
+
+/// PyTorch's adaptive windows: `[floor(i * len / out), ceil((i + 1) * len / out))`.
+fn adaptive_windows(len: usize, out: usize) -> Windows {
+    (0..out)
+        .map(|i| ((i * len) / out, ((i + 1) * len).div_ceil(out)))
+        .collect()
+}
+
+fn contiguous(x: &Var) -> Vec<f32> {
+    x.value()
+        .as_standard_layout()
+        .into_owned()
+        .into_raw_vec_and_offset()
+        .0
+}
+
+/// Mean over each window (the window's own area is the divisor: no padding is counted).
+fn avg_pool(x: &Var, rows: Windows, cols: Windows) -> Result<Var, NnError> {
+    let (n, c, h, w) = dims4("avg_pool2d", x)?;
+    let (oh, ow) = (rows.len(), cols.len());
+    let xs = contiguous(x);
+    let mut y = vec![0.0f32; n * c * oh * ow];
+    y.par_chunks_mut((oh * ow).max(1))
+        .zip(xs.par_chunks((h * w).max(1)))
+        .for_each(|(yp, xp)| {
+            for (oy, &(r0, r1)) in rows.iter().enumerate() {
+                for (ox, &(c0, c1)) in cols.iter().enumerate() {
+                    let mut sum = 0.0f32;
+                    for r in r0..r1 {
+                        sum += xp[r * w + c0..r * w + c1].iter().sum::<f32>();
+                    }
+                    let area = ((r1 - r0) * (c1 - c0)).max(1) as f32;
+                    yp[oy * ow + ox] = sum / area;
+                }
+            }
+        });
+    let y = Tensor::from_shape_vec(vec![n, c, oh, ow], y).expect("shape");
+    Ok(Var::from_op(
+        y,
+        vec![x.clone()],
+        Box::new(move |g| {
+            let g = g.as_standard_layout();
+            let gs = g.as_slice().expect("standard layout");
+            let mut dx = vec![0.0f32; n * c * h * w];
+            dx.par_chunks_mut((h * w).max(1))
+                .zip(gs.par_chunks((oh * ow).max(1)))
+                .for_each(|(dp, gp)| {
+                    for (oy, &(r0, r1)) in rows.iter().enumerate() {
+                        for (ox, &(c0, c1)) in cols.iter().enumerate() {
+                            let area = ((r1 - r0) * (c1 - c0)).max(1) as f32;
+                            let v = gp[oy * ow + ox] / area;
+                            for r in r0..r1 {
+                                dp[r * w + c0..r * w + c1].iter_mut().for_each(|d| *d += v);
+                            }
+                        }
+                    }
+                });
+            vec![Some(Tensor::from_shape_vec(vec![n, c, h, w], dx).unwrap())]
+        }),
+    ))
+}
+
+/// `F.avg_pool2d(x, kernel, stride)` without padding.
+pub fn avg_pool2d(x: &Var, kernel: usize, stride: usize) -> Result<Var, NnError> {
+    let (_, _, h, w) = dims4("avg_pool2d", x)?;
+    if kernel == 0 || stride == 0 || h < kernel || w < kernel {
+        return Err(shape_err(
+            "avg_pool2d",
+            format!("input {:?}, kernel {kernel}, stride {stride}", x.shape()),
+        ));
+    }
+    avg_pool(
+        x,
+        fixed_windows(h, kernel, stride, 0),
+        fixed_windows(w, kernel, stride, 0),
+    )
+}
+
+/// `F.adaptive_avg_pool2d(x, (out_h, out_w))`.
+pub fn adaptive_avg_pool2d(x: &Var, out_h: usize, out_w: usize) -> Result<Var, NnError> {
+    let (_, _, h, w) = dims4("adaptive_avg_pool2d", x)?;
+    if out_h == 0 || out_w == 0 || h == 0 || w == 0 {
+        return Err(shape_err(
+            "adaptive_avg_pool2d",
+            format!("input {:?} to {out_h}x{out_w}", x.shape()),
+        ));
+    }
+    avg_pool(x, adaptive_windows(h, out_h), adaptive_windows(w, out_w))
+}
+
+/// `F.max_pool2d(x, kernel, stride, padding)`: padded positions never win (PyTorch pads with
+/// negative infinity), so `padding` may be at most `kernel / 2`.
+pub fn max_pool2d_padded(
+    x: &Var,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<Var, NnError> {
+    let (n, c, h, w) = dims4("max_pool2d", x)?;
+    if kernel == 0
+        || stride == 0
+        || 2 * padding > kernel
+        || h + 2 * padding < kernel
+        || w + 2 * padding < kernel
+    {
+        return Err(shape_err(
+            "max_pool2d",
+            format!(
+                "input {:?}, kernel {kernel}, stride {stride}, padding {padding}",
+                x.shape()
+            ),
+        ));
+    }
+    let rows = fixed_windows(h, kernel, stride, padding);
+    let cols = fixed_windows(w, kernel, stride, padding);
+    let (oh, ow) = (rows.len(), cols.len());
+    let xs = contiguous(x);
+    let mut y = vec![0.0f32; n * c * oh * ow];
+    let mut arg = vec![0u32; n * c * oh * ow];
+    y.par_chunks_mut((oh * ow).max(1))
+        .zip(arg.par_chunks_mut((oh * ow).max(1)))
+        .zip(xs.par_chunks((h * w).max(1)))
+        .for_each(|((yp, ap), xp)| {
+            for (oy, &(r0, r1)) in rows.iter().enumerate() {
+                for (ox, &(c0, c1)) in cols.iter().enumerate() {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut best_i = r0 * w + c0;
+                    for r in r0..r1 {
+                        for col in c0..c1 {
+                            let i = r * w + col;
+                            // NaN propagates, as in PyTorch.
+                            if xp[i] > best || xp[i].is_nan() {
+                                best = xp[i];
+                                best_i = i;
+                            }
+                        }
+                    }
+                    yp[oy * ow + ox] = best;
+                    ap[oy * ow + ox] = best_i as u32;
+                }
+            }
+        });
+    let y = Tensor::from_shape_vec(vec![n, c, oh, ow], y).expect("shape");
+    Ok(Var::from_op(
+        y,
+        vec![x.clone()],
+        Box::new(move |g| {
+            let g = g.as_standard_layout();
+            let gs = g.as_slice().expect("standard layout");
+            let mut dx = vec![0.0f32; n * c * h * w];
+            dx.par_chunks_mut((h * w).max(1))
+                .zip(gs.par_chunks((oh * ow).max(1)))
+                .zip(arg.par_chunks((oh * ow).max(1)))
+                .for_each(|((dp, gp), ap)| {
+                    for (gv, &i) in gp.iter().zip(ap) {
+                        dp[i as usize] += gv;
+                    }
+                });
+            vec![Some(Tensor::from_shape_vec(vec![n, c, h, w], dx).unwrap())]
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_windows_match_pytorch() {
+        // PyTorch: 5 -> 3 gives [0,2), [1,4), [3,5).
+        assert_eq!(adaptive_windows(5, 3), vec![(0, 2), (1, 4), (3, 5)]);
+        // 1 -> 7 replicates the single input (torchvision VGG on small images).
+        assert_eq!(adaptive_windows(1, 7), vec![(0, 1); 7]);
+    }
+
+    #[test]
+    fn padded_windows_are_clipped() {
+        // ResNet stem: 3x3, stride 2, padding 1 on 112 -> 56 outputs.
+        let w = fixed_windows(112, 3, 2, 1);
+        assert_eq!(w.len(), 56);
+        assert_eq!(w[0], (0, 2));
+        assert_eq!(w[55], (109, 112));
+    }
+}
