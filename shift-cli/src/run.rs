@@ -125,12 +125,14 @@ fn prepare_model(
     rng: &mut ChaCha8Rng,
 ) -> Result<usize> {
     let Some(path) = &common.weights else {
+        // As the reference scripts (`convert_weights=True`): even from scratch, shift layers
+        // start from the freshly initialised float weights (PS: their shift and sign).
         return Ok(convert_to_shift(
             model,
             common.shift_depth,
             options,
             rule,
-            false,
+            true,
             rng,
         )?);
     };
