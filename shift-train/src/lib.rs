@@ -22,7 +22,6 @@ pub mod checkpoint;
 pub mod csv_log;
 mod error;
 pub mod meters;
-mod metrics;
 pub mod optim;
 pub mod progress;
 pub mod schedule;

@@ -220,4 +220,11 @@ mod tests {
         assert!(a.add(&LOGITS, 5, &[0, 0]).is_err());
         assert_eq!(a.total, 4, "a failed batch adds nothing");
     }
+
+    #[test]
+    fn top1_and_top5_of_two_rows() {
+        let scores = [0.1, 0.9, 0.0, 0.0, 0.0, 0.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
+        assert_eq!(top1_top5(&scores, 6, &[1, 5]).unwrap(), (1, 1));
+        assert_eq!(top1_top5(&scores, 6, &[0, 4]).unwrap(), (0, 2));
+    }
 }

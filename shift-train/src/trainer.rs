@@ -11,8 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use shift_data::{DataLoader, Dataset, LoaderConfig};
 use shift_nn::{named_params, no_grad, zero_grad, Ctx, Model, ParamKind, Tensor, Var};
 
+use crate::atomic::write_atomic_bytes;
 use crate::checkpoint::{Checkpoint, EpochRecord};
-use crate::metrics::{topk_correct, write_csv_atomically};
+use crate::meters::top1_top5;
 use crate::optim::{build_optimizer, OptimizerConfig, ParamRef};
 use crate::schedule::LrSchedule;
 use crate::TrainError;
@@ -147,7 +148,12 @@ pub fn evaluate<D: Dataset + ?Sized + 'static>(
         for (row, &label) in lp.outer_iter().zip(&batch.labels) {
             loss_sum -= row[label] as f64;
         }
-        let (c1, c5) = topk_correct(lp, &batch.labels);
+        let lp = lp.as_standard_layout();
+        let (c1, c5) = top1_top5(
+            lp.as_slice().expect("contiguous"),
+            lp.shape()[1],
+            &batch.labels,
+        )?;
         top1 += c1;
         top5 += c5;
         images += batch.labels.len();
@@ -340,4 +346,14 @@ pub fn write_test_log(path: &Path, eval: &EvalResult) -> Result<(), TrainError> 
         "test_loss,test_accuracy",
         &[format!("{},{}", eval.loss, eval.top1)],
     )
+}
+
+/// Writes a CSV file (header plus rows) atomically.
+fn write_csv_atomically(path: &Path, header: &str, rows: &[String]) -> Result<(), TrainError> {
+    let mut text = String::with_capacity(64 * (rows.len() + 1));
+    for line in std::iter::once(header).chain(rows.iter().map(String::as_str)) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    write_atomic_bytes(path, text.as_bytes())
 }
