@@ -104,7 +104,7 @@ pub enum OptimizerName {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Number of (last) layers converted to shift layers; 0 trains the float model.
-    #[arg(long, default_value_t = 0)]
+    #[arg(short = 's', long, default_value_t = 0)]
     pub shift_depth: usize,
     /// Shift training scheme: Q or PS (also `-st`).
     #[arg(long, default_value = "PS", value_parser = parse_shift_type)]
@@ -119,9 +119,10 @@ pub struct CommonArgs {
     #[arg(long, num_args = 1..=2, value_names = ["I", "F"], default_values_t = [16, 16])]
     pub activation_bits: Vec<u32>,
     /// Training batch size (dataset default when omitted).
-    #[arg(long)]
+    #[arg(short = 'b', long)]
     pub batch_size: Option<usize>,
-    /// Evaluation batch size (dataset default when omitted).
+    /// Evaluation batch size (dataset default when omitted: 1000 for MNIST, the training
+    /// batch size for CIFAR-10 and ImageNet, as the reference scripts).
     #[arg(long)]
     pub test_batch_size: Option<usize>,
     /// Number of epochs (dataset default when omitted).
@@ -130,8 +131,8 @@ pub struct CommonArgs {
     /// Optimiser (also `--opt`).
     #[arg(long, visible_alias = "opt", ignore_case = true, default_value = "sgd")]
     pub optimizer: OptimizerName,
-    /// Learning rate (dataset default when omitted).
-    #[arg(long)]
+    /// Learning rate (also `--learning-rate`; dataset default when omitted).
+    #[arg(long, visible_alias = "learning-rate")]
     pub lr: Option<f64>,
     /// Learning rate of the PS sign parameters (defaults to `--lr`).
     #[arg(long)]
@@ -139,10 +140,10 @@ pub struct CommonArgs {
     /// SGD momentum (dataset default when omitted).
     #[arg(long)]
     pub momentum: Option<f64>,
-    /// Weight decay (dataset default when omitted).
-    #[arg(long)]
+    /// Weight decay (also `--wd`; dataset default when omitted).
+    #[arg(long, visible_alias = "wd")]
     pub weight_decay: Option<f64>,
-    /// Divide the learning rate by 10 every this many epochs.
+    /// Divide the learning rate by 10 every this many epochs (replaces the dataset's schedule).
     #[arg(long, visible_alias = "lr-step")]
     pub lr_step_size: Option<usize>,
     /// Float or shift weights to start from (safetensors with PyTorch names).
@@ -163,7 +164,7 @@ pub struct CommonArgs {
     /// Suffix for the output folder's name.
     #[arg(long)]
     pub desc: Option<String>,
-    /// Where the datasets live.
+    /// Where the datasets live (`<dir>/mnist`, `<dir>/cifar10`; ImageNet takes its own DIR).
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
     /// Root of the output folders (`<model-dir>/<dataset>/<arch>/<label>/`).
@@ -191,12 +192,17 @@ pub struct MnistArgs {
 /// `deepshift cifar10` flags.
 #[derive(Debug, Clone, Args)]
 pub struct ImageArgs {
-    /// Architecture (`-a`).
-    #[arg(short = 'a', long, default_value = "resnet20")]
-    pub arch: String,
-    /// Start from pre-trained float weights.
+    /// Architecture (default resnet18, as the reference scripts).
+    #[arg(short = 'a', long)]
+    pub arch: Option<String>,
+    /// Start from the reference's pre-trained float weights: not downloadable here, so True
+    /// is refused with a pointer to `--weights FILE`.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool)]
     pub pretrained: bool,
+    /// Use the dataset's learning-rate schedule (False: constant rate, as the reference's
+    /// `--lr-schedule False`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool)]
+    pub lr_schedule: bool,
     /// The shared flags.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -1,44 +1,22 @@
-//! `deepshift mnist`: build the model, load or convert weights, then train or evaluate,
-//! writing the reference's output folder.
+//! The training path shared by `deepshift mnist`, `cifar10` and `imagenet`: build the model,
+//! load or convert weights, then train or evaluate, writing the reference's output folder.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, ShiftType};
-use shift_data::{Mnist, MnistKind, Split};
 use shift_energy::{EmissionsCsv, EnergyMeter, RegionHandle};
+use shift_nn::models::{build_model, Dataset as Zoo};
 use shift_nn::{
-    convert_to_shift, load_safetensors, load_state_dict, models::mnist_model, param_count,
-    rounded_state_dict, save_safetensors, LinearRule, Model, ShiftOptions,
+    convert_to_shift, load_safetensors, load_state_dict, param_count, rounded_state_dict,
+    save_safetensors, LinearRule, Model, ShiftOptions,
 };
-use shift_train::{
-    evaluate, train, write_test_log, Checkpoint, EnergyHook, LrSchedule, OptimizerConfig,
-    TrainConfig,
-};
+use shift_train::{evaluate, train, write_test_log, Checkpoint, EnergyHook, TrainConfig};
 
-use crate::args::{CommonArgs, MnistArgs, MnistType, OptimizerName};
-
-/// Dataset defaults of the reference scripts.
-struct Defaults {
-    batch_size: usize,
-    test_batch_size: usize,
-    epochs: usize,
-    lr: f64,
-    momentum: f64,
-    weight_decay: f64,
-}
-
-const MNIST_DEFAULTS: Defaults = Defaults {
-    batch_size: 64,
-    test_batch_size: 1000,
-    epochs: 10,
-    lr: 0.01,
-    momentum: 0.0,
-    weight_decay: 0.0,
-};
+use crate::args::CommonArgs;
+use crate::datasets::{model_outputs, Hyper, OpenData};
 
 /// The output folder's last component, after the reference's `shift_0` / `shift_ps` naming:
 /// `shift_0` for the float model, otherwise type, depth and weight bits (and activation bits
@@ -92,25 +70,6 @@ impl EnergyHook for MeterHook {
     }
 }
 
-fn optimizer_config(common: &CommonArgs, d: &Defaults) -> OptimizerConfig {
-    let name = match common.optimizer {
-        OptimizerName::Sgd => "sgd",
-        OptimizerName::Adam => "adam",
-        OptimizerName::Adagrad => "adagrad",
-        OptimizerName::Rmsprop => "rmsprop",
-        OptimizerName::Adadelta => "adadelta",
-        OptimizerName::Radam => "radam",
-        OptimizerName::Ranger => "ranger",
-    };
-    OptimizerConfig {
-        name: name.to_string(),
-        lr: common.lr.unwrap_or(d.lr),
-        lr_sign: common.lr_sign,
-        momentum: common.momentum.unwrap_or(d.momentum),
-        weight_decay: common.weight_decay.unwrap_or(d.weight_decay),
-    }
-}
-
 /// Loads `--weights` into a freshly built model and converts it as the flags say.
 ///
 /// A file with PS names (`*.shift`) is a shift checkpoint: the model is converted first and
@@ -122,17 +81,16 @@ fn prepare_model(
     common: &CommonArgs,
     options: ShiftOptions,
     rule: LinearRule,
+    convert_from_scratch: bool,
     rng: &mut ChaCha8Rng,
 ) -> Result<usize> {
     let Some(path) = &common.weights else {
-        // As the reference scripts (`convert_weights=True`): even from scratch, shift layers
-        // start from the freshly initialised float weights (PS: their shift and sign).
         return Ok(convert_to_shift(
             model,
             common.shift_depth,
             options,
             rule,
-            true,
+            convert_from_scratch,
             rng,
         )?);
     };
@@ -178,31 +136,59 @@ fn model_summary(model: &dyn Model) -> String {
     out
 }
 
-/// `deepshift mnist ...`.
-pub fn run_mnist(args: &MnistArgs, argv: &[String]) -> Result<()> {
-    let common = &args.common;
+/// What a dataset's subcommand passes to [`run_training`].
+pub struct Task {
+    /// Folder under `--model-dir` (`mnist`, `cifar10`, `imagenet`).
+    pub dataset: &'static str,
+    /// Which model zoo the architecture comes from.
+    pub zoo: Zoo,
+    /// Architecture name for [`build_model`] (`linear`, `resnet20`, ...).
+    pub arch: String,
+    /// Training hyperparameters, flags and defaults resolved.
+    pub hyper: Hyper,
+    /// `convert_weights` of the reference script when training from scratch.
+    pub convert_from_scratch: bool,
+    /// Opens the data (the flag: whether the training split is needed).
+    pub open: OpenData,
+}
+
+/// Builds the model, loads or converts weights, opens the data, then trains or evaluates,
+/// writing the reference's output folder. The same path serves every dataset; `deepshift
+/// mnist` draws from the RNG in the same order as before this was shared.
+pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<()> {
     let act = common.validate()?;
-    let d = MNIST_DEFAULTS;
-    let type_name = match args.model_type {
-        MnistType::Linear => "linear",
-        MnistType::Conv => "conv",
-    };
     let mut rng = ChaCha8Rng::seed_from_u64(common.seed);
-    let mut model = mnist_model(type_name, &mut rng)?;
+    let mut model = build_model(task.zoo, &task.arch, &mut rng)?;
     let options = ShiftOptions {
         shift_type: common.shift_type,
         weight_bits: common.weight_bits,
         act,
         rounding: common.rounding,
     };
-    let rule = match args.model_type {
-        MnistType::Linear => LinearRule::Count,
-        MnistType::Conv => LinearRule::AlwaysConvert,
-    };
-    let converted = prepare_model(model.as_mut(), common, options, rule, &mut rng)?;
+    let rule = task.zoo.linear_rule(&task.arch);
+    let converted = prepare_model(
+        model.as_mut(),
+        common,
+        options,
+        rule,
+        task.convert_from_scratch,
+        &mut rng,
+    )?;
+    // The data is opened before anything is written, so a wrong path leaves no folder behind.
+    let data = (task.open)(!common.evaluate)?;
+    let outputs = model_outputs(task.zoo);
+    for set in std::iter::once(&data.test).chain(data.train.as_ref()) {
+        if set.num_classes() > outputs {
+            bail!(
+                "the data has {} classes but {} has {outputs} outputs",
+                set.num_classes(),
+                model.arch()
+            );
+        }
+    }
     let out_dir = common
         .model_dir
-        .join("mnist")
+        .join(task.dataset)
         .join(model.arch())
         .join(shift_label(common, act));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -212,23 +198,13 @@ pub fn run_mnist(args: &MnistArgs, argv: &[String]) -> Result<()> {
     write_text(&out_dir.join("model_summary.txt"), &summary)?;
     eprint!("{summary}");
 
-    let mnist_dir = common.data_dir.join("mnist");
-    let open = |split| {
-        Mnist::open(&mnist_dir, MnistKind::Mnist, split).with_context(|| {
-            format!(
-                "MNIST not found in {}: run `cargo xtask data mnist` (or pass --data-dir)",
-                mnist_dir.display()
-            )
-        })
-    };
-    let test_set = Arc::new(open(Split::Test)?);
-    let test_batch = common.test_batch_size.unwrap_or(d.test_batch_size);
+    let hyper = &task.hyper;
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if common.evaluate {
+    let Some(train_set) = data.train else {
         let eval = evaluate(
             model.as_ref(),
-            test_set,
-            test_batch,
+            data.test,
+            hyper.test_batch_size,
             common.workers,
             progress,
         )?;
@@ -242,22 +218,13 @@ pub fn run_mnist(args: &MnistArgs, argv: &[String]) -> Result<()> {
             100.0 * eval.top5
         );
         return Ok(());
-    }
-    let train_set = Arc::new(open(Split::Train)?);
-    let epochs = common.epochs.unwrap_or(d.epochs);
-    let schedule = match common.lr_step_size {
-        Some(step) => LrSchedule::Step {
-            step_size: step,
-            gamma: 0.1,
-        },
-        None => LrSchedule::Constant,
     };
     let config = TrainConfig {
-        epochs,
-        batch_size: common.batch_size.unwrap_or(d.batch_size),
-        test_batch_size: test_batch,
-        optimizer: optimizer_config(common, &d),
-        schedule,
+        epochs: hyper.epochs,
+        batch_size: hyper.batch_size,
+        test_batch_size: hyper.test_batch_size,
+        optimizer: hyper.optimizer.clone(),
+        schedule: hyper.schedule.clone(),
         seed: common.seed,
         workers: common.workers,
         out_dir: out_dir.clone(),
@@ -272,7 +239,7 @@ pub fn run_mnist(args: &MnistArgs, argv: &[String]) -> Result<()> {
     let summary = train(
         model.as_ref(),
         train_set,
-        test_set,
+        data.test,
         &config,
         resume,
         Some(&mut hook),

@@ -88,7 +88,7 @@ impl Param {
     }
 
     pub(crate) fn accumulate_grad(&self, g: &Tensor) {
-        self.0.borrow_mut().grad += g;
+        crate::ops::elementwise::add_assign(&mut self.0.borrow_mut().grad, g);
     }
 
     /// Number of elements.

@@ -152,7 +152,7 @@ impl Var {
                         continue;
                     }
                     match grads.get_mut(&input.0.id) {
-                        Some(acc) => *acc += &g,
+                        Some(acc) => crate::ops::elementwise::add_assign(acc, &g),
                         None => {
                             grads.insert(input.0.id, g);
                         }

@@ -71,6 +71,35 @@ fn conv2d_with_stride_padding_dilation_groups() {
     });
 }
 
+/// Nine images: more than the op's task count, so chunks of two with a shorter last one.
+#[test]
+fn conv2d_batch_split_into_uneven_chunks() {
+    let spec = Conv2dSpec {
+        padding: (1, 1),
+        ..Conv2dSpec::default()
+    };
+    check("conv2d", &[&[9, 2, 4, 3], &[3, 2, 3, 3], &[3]], |v| {
+        ops::conv2d(&v[0], &v[1], Some(&v[2]), spec).unwrap()
+    });
+}
+
+/// 1x1 kernels at stride 1 skip im2col when an image is multiplied alone (batch 3: one
+/// image per task) and gather several images otherwise (batch 9); plain and grouped.
+#[test]
+fn conv2d_pointwise() {
+    for (batch, groups) in [(3, 1), (3, 2), (9, 1), (9, 2)] {
+        let spec = Conv2dSpec {
+            groups,
+            ..Conv2dSpec::default()
+        };
+        check(
+            "conv2d 1x1",
+            &[&[batch, 4, 3, 5], &[6, 4 / groups, 1, 1]],
+            |v| ops::conv2d(&v[0], &v[1], None, spec).unwrap(),
+        );
+    }
+}
+
 #[test]
 fn relu_add_reshape() {
     check("relu", &[&[3, 7]], |v| ops::relu(&v[0]));

@@ -4,14 +4,24 @@ use ndarray::{Axis, Ix2, Ix4};
 use rand::Rng;
 use rayon::prelude::*;
 
+use super::elementwise;
 use crate::error::{shape_err, NnError};
 use crate::tape::{Tensor, Var};
 
 /// `max(x, 0)`.
 pub fn relu(x: &Var) -> Var {
-    let y = x.value().mapv(|v| v.max(0.0));
-    let mask = x.value().mapv(|v| if v > 0.0 { 1.0f32 } else { 0.0 });
-    Var::from_op(y, vec![x.clone()], Box::new(move |g| vec![Some(g * &mask)]))
+    let y = elementwise::map(x.value(), |v| v.max(0.0));
+    // The input node is kept alive by the graph anyway: the backward pass reads it instead
+    // of a stored mask.
+    let x_in = x.clone();
+    Var::from_op(
+        y,
+        vec![x.clone()],
+        Box::new(move |g| {
+            let dx = elementwise::zip_map(g, x_in.value(), |g, x| if x > 0.0 { g } else { 0.0 });
+            vec![Some(dx)]
+        }),
+    )
 }
 
 /// `a + b` of equal shapes.
@@ -22,7 +32,7 @@ pub fn add(a: &Var, b: &Var) -> Result<Var, NnError> {
             format!("{:?} + {:?}", a.shape(), b.shape()),
         ));
     }
-    let y = a.value() + b.value();
+    let y = elementwise::zip_map(a.value(), b.value(), |a, b| a + b);
     Ok(Var::from_op(
         y,
         vec![a.clone(), b.clone()],

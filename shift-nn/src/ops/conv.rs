@@ -1,10 +1,10 @@
-//! 2-D convolution as im2col + one GEMM per group over the whole batch.
+//! 2-D convolution as im2col + GEMM, one image at a time, images in parallel.
 //!
-//! The column matrix has one row per kernel tap and one column per output pixel of every
-//! image (`[C*KH*KW, N*OH*OW]`): im2col is a parallel run of contiguous copies, and a single
-//! large row-major GEMM per group keeps matrixmultiply's threads busy.
+//! An image's column matrix (`[C*KH*KW, OH*OW]`, one row per kernel tap) is built, multiplied
+//! and dropped while it is still in cache, and the GEMM writes the image's `[OC, OH*OW]`
+//! output in NCHW order directly. Each rayon task owns a fixed chunk of images and runs
+//! single-threaded GEMMs, so there is one thread pool and no oversubscription.
 
-use ndarray::{Array2, Array4, Axis, Ix4};
 use rayon::prelude::*;
 
 use super::gemm::{sgemm, Mat};
@@ -71,76 +71,104 @@ impl Geometry {
         (lo as usize, (hi.max(lo)) as usize)
     }
 
-    /// Fills `col [K, N*P]`: row `(c, ky, kx)` holds, for every image and output pixel, the
-    /// input value under that kernel tap (0 in the padding). Rows are filled in parallel and
-    /// each output row segment is a strided gather, contiguous when the stride is 1.
-    fn im2col(&self, x: &[f32], col: &mut [f32]) {
+    /// Whether the column matrix of one image is the image itself (1x1 kernel, stride 1, no
+    /// padding): then im2col and col2im are skipped.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.spec.stride == (1, 1) && self.spec.padding == (0, 0)
+    }
+
+    /// Fills one image's columns of a column matrix: row `(c, ky, kx)` of `col` (rows
+    /// `stride` apart, this image's `P` columns from `offset`) holds, for every output pixel,
+    /// the input value of `x [C, H, W]` under that kernel tap (0 in the padding). Each row
+    /// segment is a strided gather, a plain copy when the stride is 1.
+    fn im2col(&self, x: &[f32], col: &mut [f32], stride: usize, offset: usize) {
         let g = *self;
-        let (p, np) = (g.p(), g.n * g.p());
-        col.par_chunks_mut(np).enumerate().for_each(|(k, row)| {
+        let p = g.p();
+        for k in 0..g.k() {
+            let row = &mut col[k * stride + offset..][..p];
             let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
             let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
             let (ox0, ox1) = g.valid_ox(off_x);
-            for n in 0..g.n {
-                let plane = &x[(n * g.c + ch) * g.h * g.w..][..g.h * g.w];
-                let out = &mut row[n * p..][..p];
-                for oy in 0..g.oh {
-                    let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
-                        - g.spec.padding.0 as isize;
-                    let dst = &mut out[oy * g.ow..][..g.ow];
-                    if iy < 0 || iy as usize >= g.h {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[iy as usize * g.w..][..g.w];
-                    dst[..ox0].fill(0.0);
-                    dst[ox1..].fill(0.0);
-                    let s = g.spec.stride.1;
-                    let first = (ox0 as isize * s as isize + off_x) as usize;
-                    if s == 1 {
-                        dst[ox0..ox1].copy_from_slice(&src[first..first + (ox1 - ox0)]);
-                    } else {
-                        for (i, d) in dst[ox0..ox1].iter_mut().enumerate() {
-                            *d = src[first + i * s];
-                        }
+            let plane = &x[ch * g.h * g.w..][..g.h * g.w];
+            for oy in 0..g.oh {
+                let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
+                    - g.spec.padding.0 as isize;
+                let dst = &mut row[oy * g.ow..][..g.ow];
+                if iy < 0 || iy as usize >= g.h {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let src = &plane[iy as usize * g.w..][..g.w];
+                dst[..ox0].fill(0.0);
+                dst[ox1..].fill(0.0);
+                let s = g.spec.stride.1;
+                let first = (ox0 as isize * s as isize + off_x) as usize;
+                if s == 1 {
+                    dst[ox0..ox1].copy_from_slice(&src[first..first + (ox1 - ox0)]);
+                } else {
+                    for (i, d) in dst[ox0..ox1].iter_mut().enumerate() {
+                        *d = src[first + i * s];
                     }
                 }
             }
-        });
+        }
     }
 
-    /// The adjoint of [`Self::im2col`]: adds every column entry back onto its input pixel.
-    /// Images are independent, so they are processed in parallel.
-    fn col2im(&self, col: &[f32], dx: &mut [f32]) {
+    /// The adjoint of [`Self::im2col`]: adds every entry of one image's columns of `col`
+    /// onto its input pixel of `dx [C, H, W]`.
+    fn col2im(&self, col: &[f32], stride: usize, offset: usize, dx: &mut [f32]) {
         let g = *self;
-        let (p, np) = (g.p(), g.n * g.p());
-        dx.par_chunks_mut(g.c * g.h * g.w)
-            .enumerate()
-            .for_each(|(n, dx_n)| {
-                for k in 0..g.k() {
-                    let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
-                    let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
-                    let (ox0, ox1) = g.valid_ox(off_x);
-                    let row = &col[k * np + n * p..][..p];
-                    let plane = &mut dx_n[ch * g.h * g.w..][..g.h * g.w];
-                    for oy in 0..g.oh {
-                        let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
-                            - g.spec.padding.0 as isize;
-                        if iy < 0 || iy as usize >= g.h {
-                            continue;
-                        }
-                        let dst = &mut plane[iy as usize * g.w..][..g.w];
-                        let src = &row[oy * g.ow..][..g.ow];
-                        let s = g.spec.stride.1;
-                        let first = (ox0 as isize * s as isize + off_x) as usize;
-                        for i in 0..ox1 - ox0 {
-                            dst[first + i * s] += src[ox0 + i];
-                        }
+        let p = g.p();
+        for k in 0..g.k() {
+            let row = &col[k * stride + offset..][..p];
+            let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
+            let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
+            let (ox0, ox1) = g.valid_ox(off_x);
+            let plane = &mut dx[ch * g.h * g.w..][..g.h * g.w];
+            for oy in 0..g.oh {
+                let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
+                    - g.spec.padding.0 as isize;
+                if iy < 0 || iy as usize >= g.h {
+                    continue;
+                }
+                let dst = &mut plane[iy as usize * g.w..][..g.w];
+                let src = &row[oy * g.ow..][..g.ow];
+                let s = g.spec.stride.1;
+                let first = (ox0 as isize * s as isize + off_x) as usize;
+                if s == 1 {
+                    let dst = &mut dst[first..first + (ox1 - ox0)];
+                    for (d, v) in dst.iter_mut().zip(&src[ox0..ox1]) {
+                        *d += v;
+                    }
+                } else {
+                    for i in 0..ox1 - ox0 {
+                        dst[first + i * s] += src[ox0 + i];
                     }
                 }
-            });
+            }
+        }
+    }
+
+    /// Images per parallel task. The split depends only on the batch size, never on the
+    /// thread count, so the weight gradient (summed per chunk, then over chunks in order) is
+    /// the same on every run.
+    fn images_per_chunk(&self) -> usize {
+        self.n.div_ceil(MAX_CHUNKS).max(1)
+    }
+
+    /// Images multiplied together in one GEMM: enough columns that packing the weight, once
+    /// per GEMM, is amortised when the output planes are small.
+    fn images_per_tile(&self) -> usize {
+        (GEMM_COLUMNS / self.p().max(1)).clamp(1, self.images_per_chunk())
     }
 }
+
+/// Target output columns of one GEMM.
+const GEMM_COLUMNS: usize = 512;
+
+/// At most this many partial weight gradients are summed: enough tasks to balance the
+/// threads of a small machine, few enough that the partial sums stay small.
+const MAX_CHUNKS: usize = 8;
 
 fn geometry(x: &[usize], w: &[usize], spec: Conv2dSpec) -> Result<Geometry, NnError> {
     let bad = |d: String| shape_err("conv2d", d);
@@ -187,98 +215,243 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
             ));
         }
     }
-    let (n, p, k, oc, groups) = (geo.n, geo.p(), geo.k(), geo.oc, spec.groups);
-    let (kg, ocg, np) = (k / groups, oc / groups, n * p);
     let xv = x.value().as_standard_layout();
     let wv = weight.value().as_standard_layout();
-    let mut col = vec![0.0f32; k * np];
-    geo.im2col(xv.as_slice().unwrap(), &mut col);
-    // out_t[OC, N*P] = W_g[OC_g, K_g] · col_g[K_g, N*P] per group.
-    let mut out_t = vec![0.0f32; oc * np];
-    let ws = wv.as_slice().unwrap();
-    for g in 0..groups {
-        sgemm(
-            1.0,
-            (ws, Mat::rm(ocg, kg).at(g * ocg * kg)),
-            (&col, Mat::rm(kg, np).at(g * kg * np)),
-            0.0,
-            (&mut out_t, Mat::rm(ocg, np).at(g * ocg * np)),
-        );
-    }
     let bias_v = bias.map(|b| b.value().as_standard_layout().into_owned());
-    let mut y = Array4::<f32>::zeros((n, oc, geo.oh, geo.ow));
-    y.as_slice_mut()
-        .unwrap()
-        .par_chunks_mut(p)
-        .enumerate()
-        .for_each(|(i, y_np)| {
-            let (img, c) = (i / oc, i % oc);
-            let b = bias_v.as_ref().map_or(0.0, |b| b.as_slice().unwrap()[c]);
-            for (d, s) in y_np.iter_mut().zip(&out_t[c * np + img * p..][..p]) {
-                *d = s + b;
-            }
-        });
+    let y = forward(
+        &geo,
+        xv.as_slice().unwrap(),
+        wv.as_slice().unwrap(),
+        bias_v.as_ref().map(|b| b.as_slice().unwrap()),
+    );
+    drop((xv, wv));
     let mut inputs = vec![x.clone(), weight.clone()];
     if let Some(b) = bias {
         inputs.push(b.clone());
     }
     let (need_x, need_w, has_bias) = (x.requires_grad(), weight.requires_grad(), bias.is_some());
     let w_shape = weight.shape().to_vec();
-    let w_in = weight.clone();
-    let x_shape = x.shape().to_vec();
+    let (x_in, w_in) = (x.clone(), weight.clone());
     Ok(Var::from_op(
-        y.into_dyn(),
+        Tensor::from_shape_vec(vec![geo.n, geo.oc, geo.oh, geo.ow], y).unwrap(),
         inputs,
         Box::new(move |g: &Tensor| {
+            let xv = x_in.value().as_standard_layout();
             let wv = w_in.value().as_standard_layout();
-            let g4 = g.view().into_dimensionality::<Ix4>().unwrap();
-            let g4 = g4.as_standard_layout();
-            let gs = g4.as_slice().unwrap();
-            let mut g_t = vec![0.0f32; oc * np];
-            g_t.par_chunks_mut(np).enumerate().for_each(|(c, row)| {
-                for img in 0..n {
-                    row[img * p..][..p].copy_from_slice(&gs[(img * oc + c) * p..][..p]);
-                }
-            });
-            let gw = need_w.then(|| {
-                let mut gw = vec![0.0f32; oc * kg];
-                for grp in 0..groups {
-                    sgemm(
-                        1.0,
-                        (&g_t, Mat::rm(ocg, np).at(grp * ocg * np)),
-                        (&col, Mat::rm(kg, np).at(grp * kg * np).t()),
-                        0.0,
-                        (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
-                    );
-                }
-                Tensor::from_shape_vec(w_shape.clone(), gw).unwrap()
-            });
-            let gx = need_x.then(|| {
-                let mut gcol = vec![0.0f32; k * np];
-                for grp in 0..groups {
-                    sgemm(
-                        1.0,
-                        (
-                            wv.as_slice().unwrap(),
-                            Mat::rm(ocg, kg).at(grp * ocg * kg).t(),
-                        ),
-                        (&g_t, Mat::rm(ocg, np).at(grp * ocg * np)),
-                        0.0,
-                        (&mut gcol, Mat::rm(kg, np).at(grp * kg * np)),
-                    );
-                }
-                let mut dx = vec![0.0f32; x_shape.iter().product()];
-                geo.col2im(&gcol, &mut dx);
-                Tensor::from_shape_vec(x_shape.clone(), dx).unwrap()
-            });
+            let g = g.as_standard_layout();
+            let gs = g.as_slice().unwrap();
+            let (gx, gw) = backward(
+                &geo,
+                xv.as_slice().unwrap(),
+                wv.as_slice().unwrap(),
+                gs,
+                need_x,
+                need_w,
+            );
+            let gx =
+                gx.map(|dx| Tensor::from_shape_vec(vec![geo.n, geo.c, geo.h, geo.w], dx).unwrap());
+            let gw = gw.map(|gw| Tensor::from_shape_vec(w_shape.clone(), gw).unwrap());
             let mut out = vec![gx, gw];
             if has_bias {
-                let gb = Array2::from_shape_vec((oc, np), g_t)
-                    .unwrap()
-                    .sum_axis(Axis(1));
-                out.push(Some(gb.into_dyn()));
+                let (oc, p) = (geo.oc, geo.p());
+                let gb: Vec<f32> = (0..oc)
+                    .into_par_iter()
+                    .map(|c| {
+                        (0..geo.n)
+                            .map(|img| super::elementwise::sum(&gs[(img * oc + c) * p..][..p]))
+                            .sum()
+                    })
+                    .collect();
+                out.push(Some(Tensor::from_shape_vec(vec![oc], gb).unwrap()));
             }
             out
         }),
     ))
+}
+
+/// A tile of consecutive images and the column matrix (`[K, images*P]`) they share.
+struct Tile {
+    first: usize,
+    images: usize,
+}
+
+impl Tile {
+    /// The tiles of the task chunk `ci`.
+    fn of_chunk(geo: &Geometry, ci: usize) -> impl Iterator<Item = Tile> {
+        let (chunk, tile) = (geo.images_per_chunk(), geo.images_per_tile());
+        let (first, last) = (ci * chunk, ((ci + 1) * chunk).min(geo.n));
+        (first..last).step_by(tile).map(move |start| Tile {
+            first: start,
+            images: tile.min(last - start),
+        })
+    }
+}
+
+/// Builds the column matrix of a tile into `col` and returns it; a single 1x1-kernel image
+/// is its own column matrix.
+fn tile_columns<'a>(
+    geo: &Geometry,
+    xs: &'a [f32],
+    tile: &Tile,
+    col: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    let (x_len, p) = (geo.c * geo.h * geo.w, geo.p());
+    if tile.images == 1 && geo.is_pointwise() {
+        return &xs[tile.first * x_len..][..x_len];
+    }
+    let cols = tile.images * p;
+    col.resize(geo.k() * cols, 0.0);
+    for i in 0..tile.images {
+        let x_n = &xs[(tile.first + i) * x_len..][..x_len];
+        geo.im2col(x_n, col, cols, i * p);
+    }
+    col
+}
+
+/// The forward pass: `y [N, OC, OH, OW]`.
+fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
+    let (kg, ocg) = (k / groups, oc / groups);
+    let mut y = vec![0.0f32; geo.n * oc * p];
+    let chunk = geo.images_per_chunk();
+    y.par_chunks_mut(chunk * oc * p)
+        .enumerate()
+        .for_each(|(ci, y_chunk)| {
+            let (mut col, mut out) = (Vec::new(), Vec::new());
+            for tile in Tile::of_chunk(geo, ci) {
+                let cols = tile.images * p;
+                let col = tile_columns(geo, xs, &tile, &mut col);
+                let y_tile = &mut y_chunk[(tile.first - ci * chunk) * oc * p..][..oc * cols];
+                // One image's GEMM output is already its NCHW block, so the bias is written
+                // first and accumulated onto; several images share columns and are scattered
+                // to their blocks afterwards, bias added on the way.
+                let direct = tile.images == 1;
+                if direct {
+                    for (c, plane) in y_tile.chunks_exact_mut(p).enumerate() {
+                        plane.fill(bias.map_or(0.0, |b| b[c]));
+                    }
+                } else {
+                    out.resize(oc * cols, 0.0);
+                }
+                let dst: &mut [f32] = if direct { y_tile } else { &mut out };
+                for g in 0..groups {
+                    sgemm(
+                        1.0,
+                        (ws, Mat::rm(ocg, kg).at(g * ocg * kg)),
+                        (col, Mat::rm(kg, cols).at(g * kg * cols)),
+                        if direct { 1.0 } else { 0.0 },
+                        (&mut *dst, Mat::rm(ocg, cols).at(g * ocg * cols)),
+                    );
+                }
+                if !direct {
+                    let y_tile = &mut y_chunk[(tile.first - ci * chunk) * oc * p..][..oc * cols];
+                    for (i, y_n) in y_tile.chunks_exact_mut(oc * p).enumerate() {
+                        for (c, plane) in y_n.chunks_exact_mut(p).enumerate() {
+                            let b = bias.map_or(0.0, |b| b[c]);
+                            let src = &out[c * cols + i * p..][..p];
+                            plane.iter_mut().zip(src).for_each(|(y, v)| *y = v + b);
+                        }
+                    }
+                }
+            }
+        });
+    y
+}
+
+/// The backward pass: `(dL/dx, dL/dweight)`, each when asked for.
+///
+/// Each task chunk returns its partial weight gradient, summed in chunk order. The column
+/// matrices are rebuilt here rather than kept from the forward pass, which would hold K/C
+/// times the input per layer for the whole step.
+fn backward(
+    geo: &Geometry,
+    xs: &[f32],
+    ws: &[f32],
+    gs: &[f32],
+    need_x: bool,
+    need_w: bool,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
+    let (kg, ocg, x_len) = (k / groups, oc / groups, geo.c * geo.h * geo.w);
+    let chunk = geo.images_per_chunk();
+    let n_chunks = geo.n.div_ceil(chunk);
+    let mut dx = vec![0.0f32; if need_x { geo.n * x_len } else { 0 }];
+    let mut dx_chunks: Vec<&mut [f32]> = if need_x {
+        dx.chunks_mut(chunk * x_len).collect()
+    } else {
+        (0..n_chunks).map(|_| &mut [][..]).collect()
+    };
+    let partials: Vec<Vec<f32>> = dx_chunks
+        .par_iter_mut()
+        .enumerate()
+        .map(|(ci, dx_chunk)| {
+            let mut gw = vec![0.0f32; if need_w { oc * kg } else { 0 }];
+            let (mut col, mut g_cols, mut gcol) = (Vec::new(), Vec::new(), Vec::new());
+            for tile in Tile::of_chunk(geo, ci) {
+                let cols = tile.images * p;
+                let g_tile = &gs[tile.first * oc * p..][..oc * cols];
+                // The output gradient as `[OC, images*P]`, the layout of the forward GEMM.
+                let g_mat: &[f32] = if tile.images == 1 {
+                    g_tile
+                } else {
+                    g_cols.resize(oc * cols, 0.0);
+                    for (i, g_n) in g_tile.chunks_exact(oc * p).enumerate() {
+                        for (c, plane) in g_n.chunks_exact(p).enumerate() {
+                            g_cols[c * cols + i * p..][..p].copy_from_slice(plane);
+                        }
+                    }
+                    &g_cols
+                };
+                if need_w {
+                    let col = tile_columns(geo, xs, &tile, &mut col);
+                    for grp in 0..groups {
+                        sgemm(
+                            1.0,
+                            (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
+                            (col, Mat::rm(kg, cols).at(grp * kg * cols).t()),
+                            1.0,
+                            (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
+                        );
+                    }
+                }
+                if need_x {
+                    let local = (tile.first - ci * chunk) * x_len;
+                    let direct = tile.images == 1 && geo.is_pointwise();
+                    if !direct {
+                        gcol.resize(k * cols, 0.0);
+                    }
+                    let dst: &mut [f32] = if direct {
+                        &mut dx_chunk[local..][..x_len]
+                    } else {
+                        &mut gcol
+                    };
+                    for grp in 0..groups {
+                        sgemm(
+                            1.0,
+                            (ws, Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
+                            (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
+                            0.0,
+                            (&mut *dst, Mat::rm(kg, cols).at(grp * kg * cols)),
+                        );
+                    }
+                    if !direct {
+                        for i in 0..tile.images {
+                            let dx_n = &mut dx_chunk[local + i * x_len..][..x_len];
+                            geo.col2im(&gcol, cols, i * p, dx_n);
+                        }
+                    }
+                }
+            }
+            gw
+        })
+        .collect();
+    drop(dx_chunks);
+    let gw = need_w.then(|| {
+        let mut total = vec![0.0f32; oc * kg];
+        for part in &partials {
+            total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+        }
+        total
+    });
+    (need_x.then_some(dx), gw)
 }

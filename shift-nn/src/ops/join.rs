@@ -3,7 +3,7 @@
 use ndarray::{s, Axis, Ix4};
 
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
 
 /// `torch.cat(xs, dim=1)` of `[N, C_i, H, W]` tensors.
 pub fn concat_channels(xs: &[Var]) -> Result<Var, NnError> {
@@ -78,9 +78,14 @@ pub fn zero_pad_shortcut(x: &Var, pad: usize) -> Result<Var, NnError> {
 /// `min(max(x, 0), 6)` (MobileNetV2). The gradient is 1 strictly inside (0, 6), as PyTorch's
 /// `hardtanh` backward.
 pub fn relu6(x: &Var) -> Var {
-    let y = x.value().mapv(|v| v.clamp(0.0, 6.0));
-    let mask: Tensor = x
-        .value()
-        .mapv(|v| if v > 0.0 && v < 6.0 { 1.0 } else { 0.0 });
-    Var::from_op(y, vec![x.clone()], Box::new(move |g| vec![Some(g * &mask)]))
+    let y = super::elementwise::map(x.value(), |v| v.clamp(0.0, 6.0));
+    let x_in = x.clone();
+    Var::from_op(
+        y,
+        vec![x.clone()],
+        Box::new(move |g| {
+            let inside = |g: f32, x: f32| if x > 0.0 && x < 6.0 { g } else { 0.0 };
+            vec![Some(super::elementwise::zip_map(g, x_in.value(), inside))]
+        }),
+    )
 }

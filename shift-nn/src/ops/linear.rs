@@ -2,7 +2,7 @@
 
 use ndarray::{Axis, Ix2};
 
-use super::gemm::{sgemm, Mat};
+use super::gemm::{sgemm_par as sgemm, Mat};
 use crate::error::{shape_err, NnError};
 use crate::tape::{Tensor, Var};
 

@@ -3,6 +3,7 @@
 
 mod basic;
 mod conv;
+pub(crate) mod elementwise;
 mod gemm;
 mod join;
 mod linear;

@@ -1,0 +1,69 @@
+//! Element-wise maps over whole tensors, split into fixed chunks on the rayon pool.
+//!
+//! Chunks are fixed in size, so results never depend on the thread count; inputs that are
+//! not in standard layout are copied into it first.
+
+use rayon::prelude::*;
+
+use crate::tape::Tensor;
+
+/// Elements per task: large enough to amortise scheduling, small enough to balance.
+const CHUNK: usize = 1 << 14;
+
+/// `f(x)` for every element, in `x`'s shape.
+pub(crate) fn map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
+    let xs = x.as_standard_layout();
+    let mut y = vec![0.0f32; xs.len()];
+    y.par_chunks_mut(CHUNK)
+        .zip(xs.as_slice().expect("standard layout").par_chunks(CHUNK))
+        .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = f(x)));
+    Tensor::from_shape_vec(x.raw_dim(), y).expect("same length")
+}
+
+/// `f(a, b)` for every pair of elements of two tensors of one shape.
+///
+/// # Panics
+/// If the shapes differ (callers check them first).
+pub(crate) fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> Tensor {
+    assert_eq!(a.shape(), b.shape(), "element-wise operands");
+    let (av, bv) = (a.as_standard_layout(), b.as_standard_layout());
+    let mut y = vec![0.0f32; av.len()];
+    y.par_chunks_mut(CHUNK)
+        .zip(av.as_slice().expect("standard layout").par_chunks(CHUNK))
+        .zip(bv.as_slice().expect("standard layout").par_chunks(CHUNK))
+        .for_each(|((y, a), b)| {
+            for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                *y = f(a, b);
+            }
+        });
+    Tensor::from_shape_vec(a.raw_dim(), y).expect("same length")
+}
+
+/// `acc += g`, in place.
+///
+/// # Panics
+/// If the shapes differ.
+pub(crate) fn add_assign(acc: &mut Tensor, g: &Tensor) {
+    assert_eq!(acc.shape(), g.shape(), "gradient accumulation");
+    match (acc.as_slice_mut(), g.as_slice()) {
+        (Some(acc), Some(g)) => acc
+            .par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(a, g)| a.iter_mut().zip(g).for_each(|(a, g)| *a += g)),
+        _ => *acc += g,
+    }
+}
+
+/// The sum of a slice in eight interleaved partial sums: the fixed order lets the compiler
+/// keep them in one vector register, where a single running sum is one serial chain.
+pub(crate) fn sum(xs: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().sum();
+    lanes.iter().sum::<f32>() + tail
+}
