@@ -175,7 +175,11 @@ pub(crate) fn sgemm_par(
                         bm.cs,
                     ),
                     beta,
-                    (out.get().add(cm.offset + start * cm.cs as usize), cm.rs, cm.cs),
+                    (
+                        out.get().add(cm.offset + start * cm.cs as usize),
+                        cm.rs,
+                        cm.cs,
+                    ),
                 );
             } else {
                 raw_gemm(
@@ -188,7 +192,11 @@ pub(crate) fn sgemm_par(
                     ),
                     (b.as_ptr().add(bm.offset), bm.rs, bm.cs),
                     beta,
-                    (out.get().add(cm.offset + start * cm.rs as usize), cm.rs, cm.cs),
+                    (
+                        out.get().add(cm.offset + start * cm.rs as usize),
+                        cm.rs,
+                        cm.cs,
+                    ),
                 );
             }
         }
