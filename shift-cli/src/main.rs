@@ -26,6 +26,12 @@ mod args;
 mod datasets;
 mod run;
 
+// Training allocates and frees activation-sized buffers at every step: glibc maps and unmaps
+// them each time (page faults and TLB shootdowns across the worker threads), mimalloc reuses
+// its pages. Measured on MNIST conv: one training step 24 ms with glibc, 13 ms with mimalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -2,6 +2,11 @@
 //! CIFAR-10 ResNet-20 at batch 128: one training step (forward, backward, SGD update) and one
 //! inference pass, float / Q / PS, beside PyTorch's `torch_reference.py --models resnet20`.
 
+// As in the `deepshift` binary: large activations are reused from the allocator's pages
+// instead of being mapped and unmapped (with TLB shootdowns) at every step.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

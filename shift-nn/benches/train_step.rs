@@ -3,6 +3,11 @@
 //! models at batch 64, float / Q / PS, for side-by-side ratios with PyTorch's
 //! `torch_reference.py` medians measured on the same machine.
 
+// As in the `deepshift` binary: large activations are reused from the allocator's pages
+// instead of being mapped and unmapped (with TLB shootdowns) at every step.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
