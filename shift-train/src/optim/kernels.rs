@@ -83,6 +83,34 @@ pub(crate) fn update(
     g: &[f32],
     bufs: &mut [Vec<f32>],
 ) {
+    use rayon::prelude::*;
+    // Every algorithm here is element-wise, so fixed-size chunks updated in parallel give
+    // exactly the serial result.
+    const CHUNK: usize = 1 << 15;
+    let mut buf_chunks: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(CHUNK)).collect();
+    let tasks: Vec<(&mut [f32], &[f32], Vec<&mut [f32]>)> = p
+        .chunks_mut(CHUNK)
+        .zip(g.chunks(CHUNK))
+        .map(|(p, g)| {
+            let bufs = buf_chunks
+                .iter_mut()
+                .map(|b| b.next().expect("buffers as long as the parameter"))
+                .collect();
+            (p, g, bufs)
+        })
+        .collect();
+    tasks
+        .into_par_iter()
+        .for_each(|(p, g, mut bufs)| update_chunk(algo, ctx, p, g, &mut bufs));
+}
+
+fn update_chunk(
+    algo: &Algorithm,
+    ctx: &StepCtx,
+    p: &mut [f32],
+    g: &[f32],
+    bufs: &mut [&mut [f32]],
+) {
     // `f32::mul_add` is a libm call unless the code is compiled with FMA; compile a copy with
     // it and pick that one at run time where the CPU has it. Results are identical: fused
     // multiply-add is exactly rounded either way.
@@ -102,7 +130,7 @@ unsafe fn update_fma(
     ctx: &StepCtx,
     p: &mut [f32],
     g: &[f32],
-    bufs: &mut [Vec<f32>],
+    bufs: &mut [&mut [f32]],
 ) {
     update_generic(algo, ctx, p, g, bufs);
 }
@@ -113,7 +141,7 @@ fn update_generic(
     ctx: &StepCtx,
     p: &mut [f32],
     g: &[f32],
-    bufs: &mut [Vec<f32>],
+    bufs: &mut [&mut [f32]],
 ) {
     let use_wd = ctx.weight_decay != 0.0;
     let wd = ctx.weight_decay as f32;
