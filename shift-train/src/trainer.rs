@@ -145,15 +145,16 @@ pub fn evaluate<D: Dataset + ?Sized + 'static>(
             )
         })?;
         let lp = out.value();
-        for (row, &label) in lp.outer_iter().zip(&batch.labels) {
-            loss_sum -= row[label] as f64;
-        }
         let lp = lp.as_standard_layout();
+        // Checks every label against the model's classes before any is used as an index.
         let (c1, c5) = top1_top5(
             lp.as_slice().expect("contiguous"),
             lp.shape()[1],
             &batch.labels,
         )?;
+        for (row, &label) in lp.outer_iter().zip(&batch.labels) {
+            loss_sum -= row[label] as f64;
+        }
         top1 += c1;
         top5 += c5;
         images += batch.labels.len();

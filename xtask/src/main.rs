@@ -6,6 +6,7 @@
 
 mod data;
 mod reproduce;
+mod rows;
 
 use clap::{Parser, Subcommand};
 
@@ -21,7 +22,7 @@ struct Cli {
 enum Command {
     /// Fetch or check a data set under the data directory.
     Data(data::DataArgs),
-    /// Run the DeepShift README's MNIST commands and write reports/reproduce.md.
+    /// Run the DeepShift README's MNIST (and CIFAR-10, if present) commands; write reports/reproduce.md.
     Reproduce(reproduce::ReproduceArgs),
 }
 

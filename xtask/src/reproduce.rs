@@ -1,6 +1,7 @@
-//! `cargo xtask reproduce [--quick]`: runs the DeepShift README's MNIST commands with the
-//! `deepshift` binary on real MNIST and writes `reports/reproduce.md` with the paper's and
-//! the measured accuracy, time per epoch and energy per run.
+//! `cargo xtask reproduce [--quick]`: runs the DeepShift README's MNIST commands (and its
+//! CIFAR-10 commands when CIFAR-10 is present) with the `deepshift` binary and writes
+//! `reports/reproduce.md` with the paper's and the measured accuracy, time per epoch and
+//! energy per run; absent CIFAR-10 rows are listed as skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,13 +10,15 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::rows::{self, Row};
+
 /// Arguments of `cargo xtask reproduce`.
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// One epoch per run instead of the reference's ten (finishes in minutes).
+    /// One epoch per run instead of the reference's (MNIST: 10, CIFAR-10: 200 or 15).
     #[arg(long)]
     quick: bool,
-    /// Epochs per run (overrides the default of 10, or 1 with --quick).
+    /// Epochs per run (overrides the reference's, or 1 with --quick).
     #[arg(long)]
     epochs: Option<usize>,
     /// Only run the rows whose id contains this text (e.g. `conv`).
@@ -26,185 +29,9 @@ pub struct ReproduceArgs {
     report: PathBuf,
 }
 
-/// One row of the DeepShift README's MNIST tables.
-struct Row {
-    id: &'static str,
-    table: &'static str,
-    model: &'static str,
-    variant: &'static str,
-    paper: f64,
-    args: &'static [&'static str],
-    /// The float run whose weights this row starts from.
-    pretrained_from: Option<&'static str>,
-}
-
-const ROWS: &[Row] = &[
-    Row {
-        id: "linear-float",
-        table: "scratch",
-        model: "Simple FC",
-        variant: "Original",
-        paper: 96.92,
-        args: &["--type", "linear"],
-        pretrained_from: None,
-    },
-    Row {
-        id: "linear-q",
-        table: "scratch",
-        model: "Simple FC",
-        variant: "DeepShift-Q",
-        paper: 97.03,
-        args: &[
-            "--type",
-            "linear",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "Q",
-        ],
-        pretrained_from: None,
-    },
-    Row {
-        id: "linear-ps",
-        table: "scratch",
-        model: "Simple FC",
-        variant: "DeepShift-PS",
-        paper: 98.26,
-        args: &[
-            "--type",
-            "linear",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "PS",
-            "--opt",
-            "radam",
-        ],
-        pretrained_from: None,
-    },
-    Row {
-        id: "conv-float",
-        table: "scratch",
-        model: "Simple Conv",
-        variant: "Original",
-        paper: 98.75,
-        args: &["--type", "conv"],
-        pretrained_from: None,
-    },
-    Row {
-        id: "conv-q",
-        table: "scratch",
-        model: "Simple Conv",
-        variant: "DeepShift-Q",
-        paper: 98.81,
-        args: &[
-            "--type",
-            "conv",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "Q",
-        ],
-        pretrained_from: None,
-    },
-    Row {
-        id: "conv-ps",
-        table: "scratch",
-        model: "Simple Conv",
-        variant: "DeepShift-PS",
-        paper: 99.12,
-        args: &[
-            "--type",
-            "conv",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "PS",
-            "--opt",
-            "radam",
-        ],
-        pretrained_from: None,
-    },
-    Row {
-        id: "linear-q-pretrained",
-        table: "pretrained",
-        model: "Simple FC",
-        variant: "DeepShift-Q",
-        paper: 97.85,
-        args: &[
-            "--type",
-            "linear",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "Q",
-            "--desc",
-            "from_pretrained",
-        ],
-        pretrained_from: Some("linear-float"),
-    },
-    Row {
-        id: "linear-ps-pretrained",
-        table: "pretrained",
-        model: "Simple FC",
-        variant: "DeepShift-PS",
-        paper: 98.26,
-        args: &[
-            "--type",
-            "linear",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "PS",
-            "--opt",
-            "radam",
-            "--desc",
-            "from_pretrained",
-        ],
-        pretrained_from: Some("linear-float"),
-    },
-    Row {
-        id: "conv-q-pretrained",
-        table: "pretrained",
-        model: "Simple Conv",
-        variant: "DeepShift-Q",
-        paper: 99.15,
-        args: &[
-            "--type",
-            "conv",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "Q",
-            "--desc",
-            "from_pretrained",
-        ],
-        pretrained_from: Some("conv-float"),
-    },
-    Row {
-        id: "conv-ps-pretrained",
-        table: "pretrained",
-        model: "Simple Conv",
-        variant: "DeepShift-PS",
-        paper: 99.16,
-        args: &[
-            "--type",
-            "conv",
-            "--shift-depth",
-            "1000",
-            "--shift-type",
-            "PS",
-            "--opt",
-            "radam",
-            "--desc",
-            "from_pretrained",
-        ],
-        pretrained_from: Some("conv-float"),
-    },
-];
-
-struct Outcome {
-    row: &'static Row,
+struct Outcome<'a> {
+    row: &'a Row,
+    epochs: usize,
     run_dir: PathBuf,
     final_acc: f64,
     best_acc: f64,
@@ -227,7 +54,6 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     std::env::set_current_dir(&root)?;
     let data_dir = crate::data::default_data_dir();
     crate::data::fetch_mnist(&data_dir)?;
-    let epochs = args.epochs.unwrap_or(if args.quick { 1 } else { 10 });
     let model_dir = root.join(if args.quick {
         "models/reproduce-quick"
     } else {
@@ -244,37 +70,40 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let deepshift = target.join("release").join("deepshift");
-    let rows: Vec<&Row> = ROWS
+    let cifar_present = data_dir.join("cifar10").exists();
+    let (all_rows, skipped) = rows::rows(cifar_present);
+    let selected: Vec<&Row> = all_rows
         .iter()
         .filter(|r| args.only.as_deref().is_none_or(|o| r.id.contains(o)))
         .collect();
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
+    for (i, row) in selected.iter().enumerate() {
+        let epochs = args
+            .epochs
+            .unwrap_or(if args.quick { 1 } else { row.reference_epochs });
         eprintln!(
             "== [{}/{}] {} ({} epochs)",
             i + 1,
-            rows.len(),
+            selected.len(),
             row.id,
             epochs
         );
-        let mut cmd_args: Vec<String> = vec!["mnist".into()];
-        cmd_args.extend(row.args.iter().map(|s| s.to_string()));
+        let mut cmd_args: Vec<String> = vec![row.dataset.into()];
+        cmd_args.extend(row.args.iter().cloned());
         cmd_args.extend([
             "--epochs".into(),
             epochs.to_string(),
             "--seed".into(),
             "1".into(),
-        ]);
-        cmd_args.extend([
             "--model-dir".into(),
             model_dir.display().to_string(),
             "--data-dir".into(),
             data_dir.display().to_string(),
         ]);
-        if let Some(from) = row.pretrained_from {
+        if let Some(from) = &row.pretrained_from {
             let base = outcomes
                 .iter()
-                .find(|o| o.row.id == from)
+                .find(|o| &o.row.id == from)
                 .with_context(|| {
                     format!(
                         "{} starts from {from}'s weights: run that row too (drop --only)",
@@ -291,7 +120,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         }
         outcomes.push(run_row(row, &deepshift, &cmd_args, epochs)?);
     }
-    let report = render(&outcomes, epochs, args.quick, &data_dir);
+    let report = render(&outcomes, &skipped, args.quick, &data_dir);
     if let Some(parent) = args.report.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -301,12 +130,12 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_row(
-    row: &'static Row,
+fn run_row<'a>(
+    row: &'a Row,
     deepshift: &Path,
     cmd_args: &[String],
     epochs: usize,
-) -> Result<Outcome> {
+) -> Result<Outcome<'a>> {
     let started = Instant::now();
     let output = Command::new(deepshift)
         .args(cmd_args)
@@ -343,6 +172,7 @@ fn run_row(
     sources.dedup();
     Ok(Outcome {
         row,
+        epochs,
         run_dir,
         final_acc: 100.0 * accs.last().copied().unwrap_or(f64::NAN),
         best_acc: 100.0 * accs.iter().copied().fold(f64::NAN, f64::max),
@@ -353,58 +183,78 @@ fn run_row(
     })
 }
 
-/// Seconds per epoch (train + test) of the original PyTorch script on this machine kind, as
-/// given in the project's issue 5 (not measured by this command).
-fn torch_seconds_per_epoch(row: &Row) -> f64 {
-    match (row.model, row.variant) {
-        ("Simple FC", "Original") => 10.7,
-        ("Simple FC", "DeepShift-Q") => 15.2,
-        ("Simple FC", "DeepShift-PS") => 13.6,
-        ("Simple Conv", "Original") => 20.8,
-        ("Simple Conv", "DeepShift-Q") => 25.3,
-        _ => 28.2,
-    }
-}
-
-fn render(outcomes: &[Outcome], epochs: usize, quick: bool, data_dir: &Path) -> String {
+fn render(outcomes: &[Outcome], skipped: &[Row], quick: bool, data_dir: &Path) -> String {
     let mut s = String::new();
-    s += "# DeepShift MNIST reproduction\n\n";
+    s += "# DeepShift reproduction (MNIST, CIFAR-10)\n\n";
+    let epochs: Vec<String> = outcomes.iter().map(|o| o.epochs.to_string()).collect();
+    let mut distinct = epochs;
+    distinct.sort_unstable_by_key(|e| e.parse::<usize>().unwrap_or(0));
+    distinct.dedup();
     s += &format!(
-        "Generated by `cargo xtask reproduce{}` ({epochs} epoch(s) per run, seed 1, MNIST from {}).\n",
+        "Generated by `cargo xtask reproduce{}` ({} epoch(s) per run, seed 1, data from {}).\n",
         if quick { " --quick" } else { "" },
+        distinct.join("/"),
         data_dir.display()
     );
     if quick {
-        s += "\n**Quick mode**: one epoch per run, so accuracies are below the paper's 10-epoch figures by design.\n";
+        s += "\n**Quick mode**: one epoch per run, so accuracies are below the paper's figures by design.\n";
     }
-    s += "\nAccuracy is top-1 on the 10,000 test images. Time per epoch is the wall time of the whole command \
+    s += "\nAccuracy is top-1 on the test set (10,000 images). Time per epoch is the wall time of the whole command \
           (training + test + start-up) divided by the epochs. Energy covers the training and evaluation regions \
           of the run (`emissions.csv`); `estimate` means no power counters were readable on this machine \
           (CPU time x per-thread TDP share + RAM), see shift-energy. PyTorch s / epoch is the original script's \
-          time for one epoch with test on this machine kind, as given in issue 5 (not measured by this command); \
+          time for one MNIST epoch with test on this machine kind, as given in issue 5 (not measured by this command); \
           time ratio = ours / PyTorch's (below 1 is faster). Other processes running at the same time inflate \
           our times.\n\n";
-    for (table, title) in [
-        ("scratch", "Train from scratch"),
-        ("pretrained", "Train from pre-trained"),
-    ] {
-        s += &format!("## {title}\n\n| model | variant | paper % | final % | best % | final - paper | s / epoch | PyTorch s / epoch | time ratio | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for o in outcomes.iter().filter(|o| o.row.table == table) {
+    let sections = [
+        ("mnist", "scratch", "MNIST, train from scratch"),
+        ("mnist", "pretrained", "MNIST, train from pre-trained"),
+        ("cifar10", "scratch", "CIFAR-10, train from scratch"),
+        ("cifar10", "pretrained", "CIFAR-10, train from pre-trained"),
+        (
+            "cifar10",
+            "fewer-bits",
+            "CIFAR-10, using fewer bits (resnet18)",
+        ),
+    ];
+    for (dataset, table, title) in sections {
+        let rows: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| o.row.dataset == dataset && o.row.table == table)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        s += &format!("## {title}\n\n| model | variant | epochs | paper % | final % | best % | best - paper | s / epoch | PyTorch s / epoch | time ratio | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for o in rows {
+            let torch = rows::torch_seconds_per_epoch(o.row);
+            let (torch_s, ratio) = match torch {
+                Some(t) => (format!("{t:.1}"), format!("{:.2}", o.seconds_per_epoch / t)),
+                None => ("n/a".into(), "n/a".into()),
+            };
             s += &format!(
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {:.1} | {:.2} | {:.3e} | {:.3e} | {} | `{}` |\n",
-                o.row.model, o.row.variant, o.row.paper, o.final_acc, o.best_acc, o.final_acc - o.row.paper,
-                o.seconds_per_epoch, torch_seconds_per_epoch(o.row), o.seconds_per_epoch / torch_seconds_per_epoch(o.row),
-                o.energy_kwh, o.emissions_kg, o.energy_source,
-                o.run_dir.display()
+                "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {} | {} | {:.3e} | {:.3e} | {} | `{}` |\n",
+                o.row.model, o.row.variant, o.epochs, o.row.paper, o.final_acc, o.best_acc,
+                o.best_acc - o.row.paper, o.seconds_per_epoch, torch_s, ratio,
+                o.energy_kwh, o.emissions_kg, o.energy_source, o.run_dir.display()
             );
         }
         s += "\n";
     }
-    s += "## CIFAR-10\n\nSkipped: the CIFAR-10 model zoo (resnet20, resnet18, ...) is not implemented yet in shift-nn";
-    s += if data_dir.join("cifar10").exists() {
-        " (CIFAR-10 data is present).\n"
-    } else {
-        ", and CIFAR-10 is not present (put the binary batches in data/cifar10).\n"
-    };
+    if !skipped.is_empty() {
+        s += &format!(
+            "## CIFAR-10: skipped\n\nCIFAR-10 is not present in {} (put the official binary batches there, \
+             `cargo xtask data cifar10` checks them), so these {} rows of the DeepShift README were not run:\n\n\
+             | id | model | variant | paper % | reference epochs |\n|---|---|---|---|---|\n",
+            data_dir.join("cifar10").display(),
+            skipped.len()
+        );
+        for r in skipped {
+            s += &format!(
+                "| `{}` | {} | {} | {:.2} | {} |\n",
+                r.id, r.model, r.variant, r.paper, r.reference_epochs
+            );
+        }
+    }
     s
 }

@@ -70,6 +70,36 @@ fn per_channel<T: Send>(
         .collect()
 }
 
+/// Lanes of the f64 sums: independent partial sums in a fixed order, so the loop is not one
+/// serial chain of dependent additions and the result does not depend on the machine.
+const LANES: usize = 8;
+
+/// `sum f(x, y)` over two slices of one length, in [`LANES`] interleaved partial sums; the
+/// second component of the result is unused (zero) and exists to share [`lane_sum2`].
+fn lane_sum(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> f64) -> (f64, f64) {
+    lane_sum2(xs, ys, |x, y| (f(x, y), 0.0))
+}
+
+/// Two sums `sum f(x, y).0` and `sum f(x, y).1` at once, each in [`LANES`] partial sums.
+fn lane_sum2(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> (f64, f64)) -> (f64, f64) {
+    let (mut a, mut b) = ([0f64; LANES], [0f64; LANES]);
+    let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (x, y) in xc.zip(yc) {
+        for l in 0..LANES {
+            let (u, v) = f(x[l], y[l]);
+            a[l] += u;
+            b[l] += v;
+        }
+    }
+    for (&x, &y) in xr.iter().zip(yr) {
+        let (u, v) = f(x, y);
+        a[0] += u;
+        b[0] += v;
+    }
+    (a.iter().sum(), b.iter().sum())
+}
+
 /// `y = a[c] * (x - m[c]) + b[c]` for every plane. Subtracting the mean first keeps the
 /// precision when it is large against the spread (deep residual streams).
 fn affine_planes(d: &Dims, xs: &[f32], m: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
@@ -114,7 +144,7 @@ pub fn batch_norm2d_train(
         &d,
         &xs,
         None,
-        |_, p, _, acc: &mut f64| *acc += p.iter().map(|&v| v as f64).sum::<f64>(),
+        |_, p, _, acc: &mut f64| *acc += lane_sum(p, p, |v, _| v as f64).0,
         || 0.0,
     );
     let mean: Vec<f64> = sums.iter().map(|s| s / m).collect();
@@ -122,9 +152,7 @@ pub fn batch_norm2d_train(
         &d,
         &xs,
         None,
-        |c, p, _, acc: &mut f64| {
-            *acc += p.iter().map(|&v| (v as f64 - mean[c]).powi(2)).sum::<f64>()
-        },
+        |c, p, _, acc: &mut f64| *acc += lane_sum(p, p, |v, _| (v as f64 - mean[c]).powi(2)).0,
         || 0.0,
     );
     let var: Vec<f64> = sq.iter().map(|s| s / m).collect();
@@ -162,10 +190,12 @@ pub fn batch_norm2d_train(
                 &xs,
                 Some(gs),
                 |c, xp, gp, acc: &mut (f64, f64)| {
-                    for (x, g) in xp.iter().zip(gp.unwrap()) {
-                        acc.0 += *g as f64;
-                        acc.1 += *g as f64 * (*x - mean32[c]) as f64;
-                    }
+                    let m = mean32[c];
+                    let (a, b) = lane_sum2(xp, gp.unwrap(), |x, g| {
+                        (g as f64, g as f64 * (x - m) as f64)
+                    });
+                    acc.0 += a;
+                    acc.1 += b;
                 },
                 || (0.0, 0.0),
             );
@@ -264,10 +294,12 @@ pub fn batch_norm2d_eval(
                 &xs,
                 Some(gs),
                 |c, xp, gp, acc: &mut (f64, f64)| {
-                    for (x, g) in xp.iter().zip(gp.unwrap()) {
-                        acc.0 += *g as f64;
-                        acc.1 += *g as f64 * (*x - rm[c]) as f64;
-                    }
+                    let m = rm[c];
+                    let (a, b) = lane_sum2(xp, gp.unwrap(), |x, g| {
+                        (g as f64, g as f64 * (x - m) as f64)
+                    });
+                    acc.0 += a;
+                    acc.1 += b;
                 },
                 || (0.0, 0.0),
             );

@@ -74,6 +74,9 @@ fn l2(g: f32, p: f32, wd: f32, use_wd: bool) -> f32 {
     }
 }
 
+/// One parallel piece of an update: parameter, gradient and state-buffer chunks.
+type ChunkTask<'a> = (&'a mut [f32], &'a [f32], Vec<&'a mut [f32]>);
+
 /// Applies one step of `algo` to `p` given `g`; `bufs` are the parameter's state buffers in
 /// [`Algorithm::buffer_names`] order, each as long as `p` (the caller guarantees both).
 pub(crate) fn update(
@@ -88,7 +91,7 @@ pub(crate) fn update(
     // exactly the serial result.
     const CHUNK: usize = 1 << 15;
     let mut buf_chunks: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(CHUNK)).collect();
-    let tasks: Vec<(&mut [f32], &[f32], Vec<&mut [f32]>)> = p
+    let tasks: Vec<ChunkTask> = p
         .chunks_mut(CHUNK)
         .zip(g.chunks(CHUNK))
         .map(|(p, g)| {
