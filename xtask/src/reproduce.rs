@@ -27,6 +27,10 @@ pub struct ReproduceArgs {
     /// Where the report goes.
     #[arg(long, default_value = "reports/reproduce.md")]
     report: PathBuf,
+    /// A Python with PyTorch: after each MNIST row, time one epoch of the equivalent PyTorch
+    /// loop (`bench/torch_mnist_epoch.py`) on the same machine and report that ratio too.
+    #[arg(long, value_name = "PYTHON")]
+    torch_python: Option<PathBuf>,
 }
 
 struct Outcome<'a> {
@@ -39,6 +43,10 @@ struct Outcome<'a> {
     energy_kwh: f64,
     emissions_kg: f64,
     energy_source: String,
+    /// Seconds of one epoch of the equivalent PyTorch loop, measured right after this row.
+    torch_measured: Option<f64>,
+    /// Training + evaluation seconds per epoch, without start-up (from `emissions.csv`).
+    loop_seconds_per_epoch: f64,
 }
 
 fn workspace_root() -> PathBuf {
@@ -118,7 +126,11 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
                     .to_string(),
             ]);
         }
-        outcomes.push(run_row(row, &deepshift, &cmd_args, epochs)?);
+        let mut outcome = run_row(row, &deepshift, &cmd_args, epochs)?;
+        if let (Some(python), "mnist") = (&args.torch_python, row.dataset) {
+            outcome.torch_measured = Some(torch_epoch(python, &root, row, &data_dir)?);
+        }
+        outcomes.push(outcome);
     }
     let report = render(&outcomes, &skipped, args.quick, &data_dir);
     if let Some(parent) = args.report.parent() {
@@ -180,7 +192,44 @@ fn run_row<'a>(
         energy_kwh: recent.iter().map(|r| r.energy_kwh).sum(),
         emissions_kg: recent.iter().map(|r| r.emissions_kg).sum(),
         energy_source: sources.join("+"),
+        torch_measured: None,
+        loop_seconds_per_epoch: recent.iter().map(|r| r.duration_s).sum::<f64>()
+            / epochs.max(1) as f64,
     })
+}
+
+/// Times one epoch of `bench/torch_mnist_epoch.py` for the row's model and variant.
+fn torch_epoch(python: &Path, root: &Path, row: &Row, data_dir: &Path) -> Result<f64> {
+    let arg = |flag: &str| {
+        row.args
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|i| row.args.get(i + 1))
+            .cloned()
+    };
+    let ty = arg("--type").unwrap_or_else(|| "linear".into());
+    let variant = arg("--shift-type").unwrap_or_else(|| "float".into());
+    let script = root.join("bench").join("torch_mnist_epoch.py");
+    eprintln!("   PyTorch: {ty} {variant}, one epoch");
+    let out = Command::new(python)
+        .arg(&script)
+        .args(["--type", &ty, "--variant", &variant, "--data"])
+        .arg(data_dir.join("mnist"))
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("{} printed {text:?}", script.display()))?;
+    value["seconds_per_epoch"]
+        .as_f64()
+        .with_context(|| format!("no seconds_per_epoch in {text:?}"))
 }
 
 fn render(outcomes: &[Outcome], skipped: &[Row], quick: bool, data_dir: &Path) -> String {
@@ -204,7 +253,10 @@ fn render(outcomes: &[Outcome], skipped: &[Row], quick: bool, data_dir: &Path) -
           of the run (`emissions.csv`); `estimate` means no power counters were readable on this machine \
           (CPU time x per-thread TDP share + RAM), see shift-energy. PyTorch s / epoch is the original script's \
           time for one MNIST epoch with test on this machine kind, as given in issue 5 (not measured by this command); \
-          time ratio = ours / PyTorch's (below 1 is faster). Other processes running at the same time inflate \
+          time ratio = ours / PyTorch's (below 1 is faster). With `--torch-python PY`, one epoch of \
+          `bench/torch_mnist_epoch.py` (the same models, optimisers and per-sample data path in PyTorch) is \
+          timed right after each MNIST row and compared with our training + evaluation time per epoch \
+          (start-up excluded on both sides, from `emissions.csv`). Other processes running at the same time inflate \
           our times.\n\n";
     let sections = [
         ("mnist", "scratch", "MNIST, train from scratch"),
@@ -225,7 +277,7 @@ fn render(outcomes: &[Outcome], skipped: &[Row], quick: bool, data_dir: &Path) -
         if rows.is_empty() {
             continue;
         }
-        s += &format!("## {title}\n\n| model | variant | epochs | paper % | final % | best % | best - paper | s / epoch | PyTorch s / epoch | time ratio | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        s += &format!("## {title}\n\n| model | variant | epochs | paper % | final % | best % | best - paper | s / epoch | PyTorch s / epoch | time ratio | train + test s / epoch | PyTorch loop s / epoch, measured | ratio to measured | energy kWh | kg CO2eq | source | run folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for o in rows {
             let torch = rows::torch_seconds_per_epoch(o.row);
             let (torch_s, ratio) = match torch {
@@ -233,9 +285,12 @@ fn render(outcomes: &[Outcome], skipped: &[Row], quick: bool, data_dir: &Path) -
                 None => ("n/a".into(), "n/a".into()),
             };
             s += &format!(
-                "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {} | {} | {:.3e} | {:.3e} | {} | `{}` |\n",
+                "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:+.2} | {:.1} | {} | {} | {:.1} | {} | {} | {:.3e} | {:.3e} | {} | `{}` |\n",
                 o.row.model, o.row.variant, o.epochs, o.row.paper, o.final_acc, o.best_acc,
                 o.best_acc - o.row.paper, o.seconds_per_epoch, torch_s, ratio,
+                o.loop_seconds_per_epoch,
+                o.torch_measured.map_or("not run".into(), |t| format!("{t:.1}")),
+                o.torch_measured.map_or("n/a".into(), |t| format!("{:.2}", o.loop_seconds_per_epoch / t)),
                 o.energy_kwh, o.emissions_kg, o.energy_source, o.run_dir.display()
             );
         }

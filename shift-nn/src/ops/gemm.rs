@@ -147,7 +147,11 @@ pub(crate) fn sgemm_par(
     let work = am.rows * am.cols * bm.cols;
     let split_cols = cm.cols >= cm.rows;
     let len = if split_cols { cm.cols } else { cm.rows };
-    let blocks = (work / MIN_WORK).clamp(1, 8).min(len.div_ceil(ALIGN));
+    // One block per thread: every block packs the shared operand again, so more blocks than
+    // threads only add copies. The result does not depend on the split (see above).
+    let blocks = (work / MIN_WORK)
+        .clamp(1, rayon::current_num_threads())
+        .min(len.div_ceil(ALIGN));
     if blocks <= 1 {
         return sgemm(alpha, (a, am), (b, bm), beta, (c, cm));
     }
@@ -234,13 +238,20 @@ mod tests {
                     1.0,
                     (&mut serial, Mat::rm(m, n)),
                 );
-                sgemm_par(
-                    0.5,
-                    (&a, Mat::rm(m, k)),
-                    (&b, bm),
-                    1.0,
-                    (&mut parallel, Mat::rm(m, n)),
-                );
+                // Four threads whatever the machine, so the output is really split.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(4)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    sgemm_par(
+                        0.5,
+                        (&a, Mat::rm(m, k)),
+                        (&b, bm),
+                        1.0,
+                        (&mut parallel, Mat::rm(m, n)),
+                    )
+                });
                 assert_eq!(
                     serial, parallel,
                     "{m}x{k}x{n}, transposed b: {transposed_b}"
