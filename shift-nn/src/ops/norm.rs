@@ -100,6 +100,24 @@ fn lane_sum2(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> (f64, f64)) -> (f64
     (a.iter().sum(), b.iter().sum())
 }
 
+/// Per channel, `sum(dy)` and `sum(dy * (x - mean[c]))`: what the backward passes need.
+fn gradient_sums(d: &Dims, xs: &[f32], gs: &[f32], mean: &[f32]) -> Vec<(f64, f64)> {
+    per_channel(
+        d,
+        xs,
+        Some(gs),
+        |c, xp, gp, acc: &mut (f64, f64)| {
+            let m = mean[c];
+            let (a, b) = lane_sum2(xp, gp.expect("gradient given"), |x, g| {
+                (g as f64, g as f64 * (x - m) as f64)
+            });
+            acc.0 += a;
+            acc.1 += b;
+        },
+        || (0.0, 0.0),
+    )
+}
+
 /// `y = a[c] * (x - m[c]) + b[c]` for every plane. Subtracting the mean first keeps the
 /// precision when it is large against the spread (deep residual streams).
 fn affine_planes(d: &Dims, xs: &[f32], m: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
@@ -184,21 +202,7 @@ pub fn batch_norm2d_train(
             let gs = g.as_slice().expect("standard layout");
             let xv = saved_x.value();
             let xs = contiguous(xv);
-            // Per channel: sum(dy) and sum(dy * (x - mean)).
-            let sums = per_channel(
-                &d,
-                &xs,
-                Some(gs),
-                |c, xp, gp, acc: &mut (f64, f64)| {
-                    let m = mean32[c];
-                    let (a, b) = lane_sum2(xp, gp.unwrap(), |x, g| {
-                        (g as f64, g as f64 * (x - m) as f64)
-                    });
-                    acc.0 += a;
-                    acc.1 += b;
-                },
-                || (0.0, 0.0),
-            );
+            let sums = gradient_sums(&d, &xs, gs, &mean32);
             let gw = need_w.then(|| {
                 Tensor::from_shape_vec(
                     vec![d.c],
@@ -289,20 +293,7 @@ pub fn batch_norm2d_eval(
             let gs = g.as_slice().expect("standard layout");
             let xv = saved_x.value();
             let xs = contiguous(xv);
-            let sums = per_channel(
-                &d,
-                &xs,
-                Some(gs),
-                |c, xp, gp, acc: &mut (f64, f64)| {
-                    let m = rm[c];
-                    let (a, b) = lane_sum2(xp, gp.unwrap(), |x, g| {
-                        (g as f64, g as f64 * (x - m) as f64)
-                    });
-                    acc.0 += a;
-                    acc.1 += b;
-                },
-                || (0.0, 0.0),
-            );
+            let sums = gradient_sums(&d, &xs, gs, &rm);
             let gw = need_w.then(|| {
                 let v = (0..d.c)
                     .map(|c| (sums[c].1 * invstd[c] as f64) as f32)
