@@ -138,6 +138,19 @@ pub struct DataSets {
     pub train: Option<Arc<dyn Dataset>>,
 }
 
+impl DataSets {
+    /// Opens the test split, and the training split when `with_train`, with `open`.
+    fn open(
+        with_train: bool,
+        open: impl Fn(Split) -> Result<Arc<dyn Dataset>>,
+    ) -> Result<DataSets> {
+        Ok(DataSets {
+            test: open(Split::Test)?,
+            train: with_train.then(|| open(Split::Train)).transpose()?,
+        })
+    }
+}
+
 /// Opens the data of a run; the flag says whether the training split is needed.
 pub type OpenData = Box<dyn Fn(bool) -> Result<DataSets>>;
 
@@ -159,10 +172,7 @@ pub fn mnist_task(args: &MnistArgs) -> Result<Task> {
             })?;
             Ok(Arc::new(set))
         };
-        Ok(DataSets {
-            test: open(Split::Test)?,
-            train: with_train.then(|| open(Split::Train)).transpose()?,
-        })
+        DataSets::open(with_train, open)
     });
     Ok(Task {
         dataset: "mnist",
@@ -225,10 +235,7 @@ pub fn cifar10_task(args: &ImageArgs) -> Result<Task> {
             })?;
             Ok(Arc::new(set))
         };
-        Ok(DataSets {
-            test: open(Split::Test)?,
-            train: with_train.then(|| open(Split::Train)).transpose()?,
-        })
+        DataSets::open(with_train, open)
     });
     Ok(Task {
         dataset: "cifar10",

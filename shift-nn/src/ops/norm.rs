@@ -118,6 +118,29 @@ fn gradient_sums(d: &Dims, xs: &[f32], gs: &[f32], mean: &[f32]) -> Vec<(f64, f6
     )
 }
 
+/// The gradients of `weight` (`sum(dy * (x - mean)) * invstd`) and `bias` (`sum(dy)`) from
+/// [`gradient_sums`], each when asked for.
+fn affine_grads(
+    sums: &[(f64, f64)],
+    invstd: &[f32],
+    need_w: bool,
+    need_b: bool,
+) -> (Option<Tensor>, Option<Tensor>) {
+    let c = sums.len();
+    let gw = need_w.then(|| {
+        let v = sums
+            .iter()
+            .zip(invstd)
+            .map(|(s, &i)| (s.1 * i as f64) as f32)
+            .collect();
+        Tensor::from_shape_vec(vec![c], v).unwrap()
+    });
+    let gb = need_b.then(|| {
+        Tensor::from_shape_vec(vec![c], sums.iter().map(|s| s.0 as f32).collect()).unwrap()
+    });
+    (gw, gb)
+}
+
 /// `y = a[c] * (x - m[c]) + b[c]` for every plane. Subtracting the mean first keeps the
 /// precision when it is large against the spread (deep residual streams).
 fn affine_planes(d: &Dims, xs: &[f32], m: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
@@ -203,19 +226,7 @@ pub fn batch_norm2d_train(
             let xv = saved_x.value();
             let xs = contiguous(xv);
             let sums = gradient_sums(&d, &xs, gs, &mean32);
-            let gw = need_w.then(|| {
-                Tensor::from_shape_vec(
-                    vec![d.c],
-                    (0..d.c)
-                        .map(|c| (sums[c].1 * invstd[c] as f64) as f32)
-                        .collect(),
-                )
-                .unwrap()
-            });
-            let gb = need_b.then(|| {
-                Tensor::from_shape_vec(vec![d.c], sums.iter().map(|s| s.0 as f32).collect())
-                    .unwrap()
-            });
+            let (gw, gb) = affine_grads(&sums, &invstd, need_w, need_b);
             let gx = need_x.then(|| {
                 // dx = k1 * dy + k2 * (x - mean) + k3, the per-channel coefficients of
                 // gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
@@ -294,16 +305,7 @@ pub fn batch_norm2d_eval(
             let xv = saved_x.value();
             let xs = contiguous(xv);
             let sums = gradient_sums(&d, &xs, gs, &rm);
-            let gw = need_w.then(|| {
-                let v = (0..d.c)
-                    .map(|c| (sums[c].1 * invstd[c] as f64) as f32)
-                    .collect();
-                Tensor::from_shape_vec(vec![d.c], v).unwrap()
-            });
-            let gb = need_b.then(|| {
-                Tensor::from_shape_vec(vec![d.c], sums.iter().map(|s| s.0 as f32).collect())
-                    .unwrap()
-            });
+            let (gw, gb) = affine_grads(&sums, &invstd, need_w, need_b);
             let gx = need_x.then(|| {
                 let zero = vec![0.0f32; d.c];
                 let dx = affine_planes(&d, gs, &zero, &a, &zero);
