@@ -3,3 +3,5 @@
 //! Not implemented yet. This crate will hold configuration spaces (ConfigSpace-compatible
 //! JSON), samplers, Hyperband scheduling, ParEGO scalarisation, Pareto ranking, hypervolume,
 //! trial storage and reports. It knows nothing about neural networks.
+
+pub mod pareto;
