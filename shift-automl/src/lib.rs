@@ -5,3 +5,4 @@
 //! trial storage and reports. It knows nothing about neural networks.
 
 pub mod pareto;
+pub mod problems;
