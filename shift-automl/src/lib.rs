@@ -4,5 +4,9 @@
 //! JSON), samplers, Hyperband scheduling, ParEGO scalarisation, Pareto ranking, hypervolume,
 //! trial storage and reports. It knows nothing about neural networks.
 
+pub mod error;
 pub mod pareto;
 pub mod problems;
+pub mod space;
+
+pub use space::{ConfigSpace, Configuration, DimKind, Hyperparameter, SpaceError, Value};
