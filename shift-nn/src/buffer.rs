@@ -4,7 +4,7 @@
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::tape::Tensor;
+use crate::tensor::Tensor;
 
 /// A shared handle to a buffer tensor. Layers update it in place during training forward
 /// passes (which take `&self`), hence the interior mutability.

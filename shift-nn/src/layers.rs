@@ -8,7 +8,8 @@ use shift_core::{shift_range, FixedPoint, Rounding, ShiftRange, ShiftType};
 use crate::error::NnError;
 use crate::ops::{self, Conv2dSpec};
 use crate::param::{Param, ParamKind};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// State passed through a forward pass: training or evaluation, and the RNG for dropout and
 /// stochastic rounding (seeded, so runs are reproducible).

@@ -1,5 +1,5 @@
 //! Tensors, a small define-by-run autograd, layers, DeepShift-Q/PS layers, conversion of
-//! float models to shift models, the MNIST models and PyTorch-compatible state dicts.
+//! float models to shift models, the model zoo and PyTorch-compatible state dicts.
 //!
 //! - [`Var`] is a tensor on the tape; ops in [`ops`] record themselves and
 //!   [`Var::backward`] accumulates gradients into [`Param`]s. [`no_grad`] records nothing.
@@ -7,15 +7,26 @@
 //!   initialisation and DeepShift's options; [`convert_to_shift`] converts the last layers.
 //! - [`state_dict`], [`load_state_dict`], [`save_safetensors`], [`load_safetensors`] move
 //!   weights to and from PyTorch with its names and layouts.
-//!
 //! - [`BatchNorm2d`] keeps its running statistics in [`Buffer`]s; [`named_buffers`] lists
 //!   them and state dicts carry them (`num_batches_tracked` as int64, as PyTorch).
 //! - [`models::build_model`] builds the zoo by dataset and name (MNIST `linear`/`conv`,
 //!   CIFAR-10 ResNets, MobileNetV2, VGG; torchvision's ResNet-18/34/50, VGG-16, AlexNet,
 //!   MobileNetV2), each with PyTorch's parameter names, order and count.
 //!
-//! Not done yet (issue 3): a training-step bench of CIFAR ResNet-20 against PyTorch (the
-//! MNIST bench is in `benches/train_step.rs`).
+//! Benches: `benches/train_step.rs` (the MNIST models) and `benches/resnet20.rs` (CIFAR-10
+//! ResNet-20), one training step and one inference pass each, float / Q / PS, to compare
+//! with PyTorch's `torch_reference.py` on the same machine.
+//!
+//! # Layers of the crate
+//! Each module imports only from the rows above it, so the module graph has no cycles:
+//! 1. `tensor` (the [`Tensor`] type and the element-wise helpers on the rayon pool) and
+//!    `error`;
+//! 2. `param` and `buffer`: [`Param`] and [`Buffer`], shared handles to tensors;
+//! 3. `tape`: [`Var`] and the backward pass (parameter leaves accumulate into [`Param`]s);
+//! 4. `ops`: the differentiable ops;
+//! 5. `layers` ([`WeightLayer`], [`Ctx`]), then `norm` ([`BatchNorm2d`]);
+//! 6. `model`: the [`Model`] trait, parameter access and [`convert_to_shift`];
+//! 7. `models` (the zoo) and `state_dict`.
 
 mod buffer;
 mod error;
@@ -27,6 +38,7 @@ pub mod ops;
 mod param;
 mod state_dict;
 mod tape;
+mod tensor;
 
 pub use buffer::Buffer;
 pub use error::NnError;
@@ -41,4 +53,5 @@ pub use state_dict::{
     load_safetensors, load_state_dict, parse_safetensors, rounded_state_dict, save_safetensors,
     state_dict, write_atomically, StateDict,
 };
-pub use tape::{grad_enabled, no_grad, Tensor, Var};
+pub use tape::{grad_enabled, no_grad, Var};
+pub use tensor::Tensor;

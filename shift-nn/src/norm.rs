@@ -5,7 +5,8 @@ use crate::error::NnError;
 use crate::layers::Ctx;
 use crate::ops;
 use crate::param::{Param, ParamKind};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// `nn.BatchNorm2d(channels)` with PyTorch's defaults: weight 1, bias 0, running mean 0,
 /// running variance 1, momentum 0.1, eps 1e-5. Training mode normalises with the batch's

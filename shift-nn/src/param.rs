@@ -3,7 +3,7 @@
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
-use crate::tape::Tensor;
+use crate::tensor::{self, Tensor};
 
 /// What a parameter is, so a trainer can build optimiser groups (no weight decay on shift and
 /// sign parameters, a separate learning rate for signs).
@@ -88,7 +88,7 @@ impl Param {
     }
 
     pub(crate) fn accumulate_grad(&self, g: &Tensor) {
-        crate::ops::elementwise::add_assign(&mut self.0.borrow_mut().grad, g);
+        tensor::add_assign(&mut self.0.borrow_mut().grad, g);
     }
 
     /// Number of elements.

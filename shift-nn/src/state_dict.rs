@@ -10,7 +10,7 @@ use crate::buffer::Buffer;
 use crate::error::NnError;
 use crate::model::{named_buffers, named_params, Model, ModuleRef};
 use crate::param::Param;
-use crate::tape::Tensor;
+use crate::tensor::Tensor;
 
 /// Named tensors in a deterministic (sorted) order plus string metadata.
 #[derive(Debug, Clone, Default)]

@@ -5,12 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use ndarray::ArrayD;
-
 use crate::param::Param;
-
-/// The tensor type: an n-dimensional f32 array, NCHW for images.
-pub type Tensor = ArrayD<f32>;
+use crate::tensor::{self, Tensor};
 
 /// Gradient rule of one recorded op: given the output's gradient, returns one gradient per
 /// input (`None` for inputs that need none).
@@ -152,7 +148,7 @@ impl Var {
                         continue;
                     }
                     match grads.get_mut(&input.0.id) {
-                        Some(acc) => crate::ops::elementwise::add_assign(acc, &g),
+                        Some(acc) => tensor::add_assign(acc, &g),
                         None => {
                             grads.insert(input.0.id, g);
                         }

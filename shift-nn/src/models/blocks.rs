@@ -10,7 +10,8 @@ use crate::layers::{Ctx, WeightLayer};
 use crate::model::ModuleRef;
 use crate::norm::BatchNorm2d;
 use crate::ops::{self, Conv2dSpec};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// `prefix.name`, or `name` at the top level.
 pub(crate) fn join(prefix: &str, name: &str) -> String {

@@ -4,13 +4,13 @@ use ndarray::{Axis, Ix2, Ix4};
 use rand::Rng;
 use rayon::prelude::*;
 
-use super::elementwise;
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::{self, Tensor};
 
 /// `max(x, 0)`.
 pub fn relu(x: &Var) -> Var {
-    let y = elementwise::map(x.value(), |v| v.max(0.0));
+    let y = tensor::map(x.value(), |v| v.max(0.0));
     // The input node is kept alive by the graph anyway: the backward pass reads it instead
     // of a stored mask.
     let x_in = x.clone();
@@ -18,7 +18,7 @@ pub fn relu(x: &Var) -> Var {
         y,
         vec![x.clone()],
         Box::new(move |g| {
-            let dx = elementwise::zip_map(g, x_in.value(), |g, x| if x > 0.0 { g } else { 0.0 });
+            let dx = tensor::zip_map(g, x_in.value(), |g, x| if x > 0.0 { g } else { 0.0 });
             vec![Some(dx)]
         }),
     )
@@ -32,7 +32,7 @@ pub fn add(a: &Var, b: &Var) -> Result<Var, NnError> {
             format!("{:?} + {:?}", a.shape(), b.shape()),
         ));
     }
-    let y = elementwise::zip_map(a.value(), b.value(), |a, b| a + b);
+    let y = tensor::zip_map(a.value(), b.value(), |a, b| a + b);
     Ok(Var::from_op(
         y,
         vec![a.clone(), b.clone()],

@@ -9,7 +9,8 @@ use rayon::prelude::*;
 
 use super::gemm::{sgemm, Mat};
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// Convolution geometry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,7 +259,7 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Re
                     .into_par_iter()
                     .map(|c| {
                         (0..geo.n)
-                            .map(|img| super::elementwise::sum(&gs[(img * oc + c) * p..][..p]))
+                            .map(|img| crate::tensor::sum(&gs[(img * oc + c) * p..][..p]))
                             .sum()
                     })
                     .collect();

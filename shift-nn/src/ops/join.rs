@@ -78,14 +78,14 @@ pub fn zero_pad_shortcut(x: &Var, pad: usize) -> Result<Var, NnError> {
 /// `min(max(x, 0), 6)` (MobileNetV2). The gradient is 1 strictly inside (0, 6), as PyTorch's
 /// `hardtanh` backward.
 pub fn relu6(x: &Var) -> Var {
-    let y = super::elementwise::map(x.value(), |v| v.clamp(0.0, 6.0));
+    let y = crate::tensor::map(x.value(), |v| v.clamp(0.0, 6.0));
     let x_in = x.clone();
     Var::from_op(
         y,
         vec![x.clone()],
         Box::new(move |g| {
             let inside = |g: f32, x: f32| if x > 0.0 && x < 6.0 { g } else { 0.0 };
-            vec![Some(super::elementwise::zip_map(g, x_in.value(), inside))]
+            vec![Some(crate::tensor::zip_map(g, x_in.value(), inside))]
         }),
     )
 }

@@ -4,7 +4,8 @@ use ndarray::{Axis, Ix2};
 
 use super::gemm::{sgemm_par as sgemm, Mat};
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// `x [N, in] · weight[out, in]ᵀ + bias[out]`.
 pub fn linear(x: &Var, weight: &Var, bias: Option<&Var>) -> Result<Var, NnError> {

@@ -3,7 +3,6 @@
 
 mod basic;
 mod conv;
-pub(crate) mod elementwise;
 mod gemm;
 mod join;
 mod linear;

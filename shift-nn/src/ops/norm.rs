@@ -8,7 +8,8 @@
 use rayon::prelude::*;
 
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// Per-channel statistics of one training batch, for the layer's running averages.
 #[derive(Debug, Clone, PartialEq)]

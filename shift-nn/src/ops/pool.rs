@@ -7,7 +7,8 @@
 use rayon::prelude::*;
 
 use crate::error::{shape_err, NnError};
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// Input ranges `[start, end)` of each output position along one axis.
 type Windows = Vec<(usize, usize)>;

@@ -7,7 +7,8 @@ use shift_core::{FixedPoint, Rounding, ShiftRange};
 
 use crate::error::NnError;
 use crate::param::Param;
-use crate::tape::{Tensor, Var};
+use crate::tape::Var;
+use crate::tensor::Tensor;
 
 /// Elements per parallel task of the element-wise ops: large enough to amortise a task.
 const PAR_CHUNK: usize = 1 << 14;

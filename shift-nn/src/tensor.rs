@@ -1,11 +1,15 @@
-//! Element-wise maps over whole tensors, split into fixed chunks on the rayon pool.
+//! The tensor type and the element-wise helpers every layer above uses: maps over whole
+//! tensors split into fixed chunks on the rayon pool, in-place accumulation and a fixed-order
+//! sum. The bottom of the crate: it imports nothing from it.
 //!
 //! Chunks are fixed in size, so results never depend on the thread count; inputs that are
 //! not in standard layout are copied into it first.
 
+use ndarray::ArrayD;
 use rayon::prelude::*;
 
-use crate::tape::Tensor;
+/// The tensor type: an n-dimensional f32 array, NCHW for images.
+pub type Tensor = ArrayD<f32>;
 
 /// Elements per task: large enough to amortise scheduling, small enough to balance.
 const CHUNK: usize = 1 << 14;
