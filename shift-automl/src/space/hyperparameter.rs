@@ -459,14 +459,9 @@ impl Hyperparameter {
             }
             HpKind::Int { lower, upper, log } => {
                 if *log {
-                    // Each integer owns the interval [i - 0.5, i + 0.5) in log space, so small
-                    // integers are as likely as a log scale means them to be.
-                    let (a, b) = (
-                        (*lower as f64 - 0.5).max(0.5).ln(),
-                        (*upper as f64 + 0.5).ln(),
-                    );
-                    let x = (a + rng.gen::<f64>() * (b - a)).exp().round() as i64;
-                    Value::Int(x.clamp(*lower, *upper))
+                    // Through the unit encoding, so that a sampler drawing uniformly in the
+                    // unit cube has the same prior as this method.
+                    self.from_unit(rng.gen::<f64>())
                 } else {
                     Value::Int(rng.gen_range(*lower..=*upper))
                 }
