@@ -318,13 +318,12 @@ impl WeightLayer {
             ShiftWeights::Q { weight } => {
                 let mut w = weight.value().as_standard_layout().into_owned();
                 let mut q = Tensor::zeros(w.raw_dim());
-                let mut rng = rand::rngs::mock::StepRng::new(0, 0);
                 shift_core::q_weight_slice(
                     w.as_slice_mut().unwrap(),
                     q.as_slice_mut().unwrap(),
                     range,
                     Rounding::Deterministic,
-                    &mut rng,
+                    &mut ops::NoRng,
                 )?;
                 out.push((format!("{prefix}.weight"), q));
             }

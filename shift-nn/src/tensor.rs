@@ -11,15 +11,20 @@ use rayon::prelude::*;
 /// The tensor type: an n-dimensional f32 array, NCHW for images.
 pub type Tensor = ArrayD<f32>;
 
-/// Elements per task: large enough to amortise scheduling, small enough to balance.
-const CHUNK: usize = 1 << 14;
+/// Elements per parallel task of every element-wise op (here and in the DeepShift ops): large
+/// enough to amortise scheduling, small enough to balance.
+pub(crate) const PAR_CHUNK: usize = 1 << 14;
 
 /// `f(x)` for every element, in `x`'s shape.
 pub(crate) fn map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
     let xs = x.as_standard_layout();
     let mut y = vec![0.0f32; xs.len()];
-    y.par_chunks_mut(CHUNK)
-        .zip(xs.as_slice().expect("standard layout").par_chunks(CHUNK))
+    y.par_chunks_mut(PAR_CHUNK)
+        .zip(
+            xs.as_slice()
+                .expect("standard layout")
+                .par_chunks(PAR_CHUNK),
+        )
         .for_each(|(y, x)| y.iter_mut().zip(x).for_each(|(y, &x)| *y = f(x)));
     Tensor::from_shape_vec(x.raw_dim(), y).expect("same length")
 }
@@ -32,9 +37,17 @@ pub(crate) fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync
     assert_eq!(a.shape(), b.shape(), "element-wise operands");
     let (av, bv) = (a.as_standard_layout(), b.as_standard_layout());
     let mut y = vec![0.0f32; av.len()];
-    y.par_chunks_mut(CHUNK)
-        .zip(av.as_slice().expect("standard layout").par_chunks(CHUNK))
-        .zip(bv.as_slice().expect("standard layout").par_chunks(CHUNK))
+    y.par_chunks_mut(PAR_CHUNK)
+        .zip(
+            av.as_slice()
+                .expect("standard layout")
+                .par_chunks(PAR_CHUNK),
+        )
+        .zip(
+            bv.as_slice()
+                .expect("standard layout")
+                .par_chunks(PAR_CHUNK),
+        )
         .for_each(|((y, a), b)| {
             for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
                 *y = f(a, b);
@@ -51,8 +64,8 @@ pub(crate) fn add_assign(acc: &mut Tensor, g: &Tensor) {
     assert_eq!(acc.shape(), g.shape(), "gradient accumulation");
     match (acc.as_slice_mut(), g.as_slice()) {
         (Some(acc), Some(g)) => acc
-            .par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
+            .par_chunks_mut(PAR_CHUNK)
+            .zip(g.par_chunks(PAR_CHUNK))
             .for_each(|(a, g)| a.iter_mut().zip(g).for_each(|(a, g)| *a += g)),
         _ => *acc += g,
     }

@@ -1,5 +1,8 @@
 //! Parameter counts equal PyTorch's, forward shapes, conversion rules, and a model that learns.
 
+mod common;
+
+use common::rng;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
@@ -8,10 +11,6 @@ use shift_nn::{
     convert_to_shift, named_params, no_grad, param_count, zero_grad, Ctx, LinearRule, Model,
     ShiftOptions, Tensor, Var,
 };
-
-fn rng() -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(1)
-}
 
 fn options(shift_type: ShiftType) -> ShiftOptions {
     ShiftOptions {

@@ -1,6 +1,9 @@
 //! The model zoo: parameter counts equal PyTorch's, output shapes at the datasets' input
 //! sizes, conversion of BN networks, and state dicts with buffers.
 
+mod common;
+
+use common::rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
@@ -10,10 +13,6 @@ use shift_nn::{
     param_count, rounded_state_dict, save_safetensors, state_dict, Ctx, LinearRule, NnError,
     ParamKind, ShiftOptions, Tensor, Var,
 };
-
-fn rng() -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(1)
-}
 
 fn eval_ctx() -> Ctx {
     Ctx {

@@ -19,4 +19,5 @@ pub use join::{concat_channels, relu6, zero_pad_shortcut};
 pub use linear::linear;
 pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d_padded};
+pub(crate) use shift::NoRng;
 pub use shift::{ps_weight, q_weight, round_fixed};

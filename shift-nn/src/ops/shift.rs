@@ -8,13 +8,11 @@ use shift_core::{FixedPoint, Rounding, ShiftRange};
 use crate::error::NnError;
 use crate::param::Param;
 use crate::tape::Var;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, PAR_CHUNK};
 
-/// Elements per parallel task of the element-wise ops: large enough to amortise a task.
-const PAR_CHUNK: usize = 1 << 14;
-
-/// The RNG handed to deterministic rounding, which never draws from it.
-struct NoRng;
+/// The RNG handed to deterministic rounding, which never draws from it (it panics if drawn
+/// from).
+pub(crate) struct NoRng;
 
 impl rand::RngCore for NoRng {
     fn next_u32(&mut self) -> u32 {

@@ -1,7 +1,14 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use shift_nn::{parse_safetensors, StateDict, Tensor};
+
+/// The RNG of the zoo and model tests: ChaCha8 seeded with 1.
+pub fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(1)
+}
 
 pub const GOLDEN: &[u8] = include_bytes!("../fixtures/deepshift_reference.safetensors");
 
