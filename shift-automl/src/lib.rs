@@ -4,9 +4,12 @@
 //! JSON), samplers, Hyperband scheduling, ParEGO scalarisation, Pareto ranking, hypervolume,
 //! trial storage and reports. It knows nothing about neural networks.
 
+pub mod bench;
 pub mod error;
 pub mod pareto;
 pub mod problems;
+pub mod sampler;
+pub mod scheduler;
 pub mod space;
 
 pub use space::{ConfigSpace, Configuration, DimKind, Hyperparameter, SpaceError, Value};

@@ -1,0 +1,121 @@
+//! The methods the benchmark compares, each a sampler with a schedule.
+
+use serde::Serialize;
+
+use super::BenchError;
+use crate::problems::{B_MAX, B_MIN};
+use crate::sampler::{GpOptions, GpSampler, RandomSampler, Sampler};
+use crate::scheduler::{Asha, FullFidelity, Hyperband, Schedule, Screening, Search, SearchOptions};
+use crate::ConfigSpace;
+
+/// Screening evaluations at b = 1 of the model-based multi-fidelity method.
+pub const MF_SCREEN: usize = 60;
+
+/// A benchmarked method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Method {
+    /// Random search at full fidelity.
+    Random,
+    /// GP + EHVI at full fidelity.
+    Gp,
+    /// Hyperband (eta 3) with random sampling and non-dominated promotion.
+    HyperbandRandom,
+    /// MO-ASHA (eta 3) with random sampling.
+    AshaRandom,
+    /// Hyperband with the GP sampler on the highest budget with enough points (BOHB-style).
+    HyperbandGp,
+    /// Model-based multi-fidelity: screening at b = 1, then GP + EHVI at b = 27 with all
+    /// budgets in one model.
+    MfGp,
+}
+
+impl Method {
+    /// Methods of the full-fidelity table.
+    pub const FULL_FIDELITY: [Method; 2] = [Method::Random, Method::Gp];
+    /// Methods of the multi-fidelity table.
+    pub const MULTI_FIDELITY: [Method; 6] = [
+        Method::Random,
+        Method::Gp,
+        Method::HyperbandRandom,
+        Method::AshaRandom,
+        Method::HyperbandGp,
+        Method::MfGp,
+    ];
+
+    /// Every method.
+    pub const ALL: [Method; 6] = Method::MULTI_FIDELITY;
+
+    /// Command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Random => "random",
+            Method::Gp => "gp",
+            Method::HyperbandRandom => "hb-random",
+            Method::AshaRandom => "asha-random",
+            Method::HyperbandGp => "hb-gp",
+            Method::MfGp => "mf-gp",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn from_name(s: &str) -> Result<Method, BenchError> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| BenchError::UnknownMethod(s.to_string()))
+    }
+
+    /// Whether the method uses budgets below the largest.
+    pub fn is_multi_fidelity(self) -> bool {
+        !matches!(self, Method::Random | Method::Gp)
+    }
+
+    /// The search for `space` (budgets 1..27).
+    pub fn build(
+        self,
+        space: ConfigSpace,
+        n_objectives: usize,
+        seed: u64,
+        _mf_table: bool,
+    ) -> Result<Search, BenchError> {
+        let options = SearchOptions {
+            n_objectives,
+            min_budget: B_MIN,
+            max_budget: B_MAX,
+            crash_cost: None,
+        };
+        let (sampler, schedule): (Box<dyn Sampler>, Box<dyn Schedule>) = match self {
+            Method::Random => (
+                Box::new(RandomSampler::new(seed)),
+                Box::new(FullFidelity::new(B_MAX)),
+            ),
+            Method::Gp => (
+                Box::new(GpSampler::new(GpOptions::default(), seed)),
+                Box::new(FullFidelity::new(B_MAX)),
+            ),
+            Method::HyperbandRandom => (
+                Box::new(RandomSampler::new(seed)),
+                Box::new(Hyperband::new(3.0, B_MIN, B_MAX)),
+            ),
+            Method::AshaRandom => (
+                Box::new(RandomSampler::new(seed)),
+                Box::new(Asha::new(3.0, B_MIN, B_MAX)),
+            ),
+            Method::HyperbandGp => (
+                Box::new(GpSampler::new(GpOptions::default(), seed)),
+                Box::new(Hyperband::new(3.0, B_MIN, B_MAX)),
+            ),
+            Method::MfGp => (
+                Box::new(GpSampler::new(
+                    GpOptions {
+                        multi_fidelity: true,
+                        ..GpOptions::default()
+                    },
+                    seed,
+                )),
+                Box::new(Screening::new(MF_SCREEN, B_MIN, B_MAX)),
+            ),
+        };
+        Ok(Search::new(space, sampler, schedule, options)?)
+    }
+}
