@@ -112,7 +112,7 @@ fn relu_add_reshape() {
 #[test]
 fn max_pool() {
     check("max_pool2d", &[&[2, 2, 5, 4]], |v| {
-        ops::max_pool2d(&v[0], 2, 2).unwrap()
+        ops::max_pool2d(&v[0], 2, 2, 0).unwrap()
     });
 }
 

@@ -208,7 +208,7 @@ impl Seq {
                 Item::Norm(bn) => bn.forward(&x, ctx)?,
                 Item::Relu => ops::relu(&x),
                 Item::Relu6 => ops::relu6(&x),
-                Item::MaxPool(k, s, p) => ops::max_pool2d_padded(&x, *k, *s, *p)?,
+                Item::MaxPool(k, s, p) => ops::max_pool2d(&x, *k, *s, *p)?,
                 Item::Dropout(p) if ctx.train => ops::dropout(&x, *p, &mut ctx.rng),
                 Item::Dropout(_) => x,
                 Item::Seq(seq) => seq.forward(&x, ctx)?,

@@ -97,8 +97,8 @@ impl MnistConv {
 
 impl Model for MnistConv {
     fn forward(&self, x: &Var, ctx: &mut Ctx) -> Result<Var, NnError> {
-        let x = ops::max_pool2d(&ops::relu(&self.conv1.forward(x, ctx)?), 2, 2)?;
-        let x = ops::max_pool2d(&ops::relu(&self.conv2.forward(&x, ctx)?), 2, 2)?;
+        let x = ops::max_pool2d(&ops::relu(&self.conv1.forward(x, ctx)?), 2, 2, 0)?;
+        let x = ops::max_pool2d(&ops::relu(&self.conv2.forward(&x, ctx)?), 2, 2, 0)?;
         let x = ops::relu(&self.fc1.forward(&ops::flatten(&x)?, ctx)?);
         ops::log_softmax(&self.fc2.forward(&x, ctx)?)
     }

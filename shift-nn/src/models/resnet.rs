@@ -234,7 +234,7 @@ impl ResNet {
     fn forward_impl(&self, x: &Var, ctx: &mut Ctx) -> Result<Var, NnError> {
         let mut x = ops::relu(&self.bn1.forward(&self.conv1.forward(x, ctx)?, ctx)?);
         if self.family == Family::Torchvision {
-            x = ops::max_pool2d_padded(&x, 3, 2, 1)?;
+            x = ops::max_pool2d(&x, 3, 2, 1)?;
         }
         for stage in &self.stages {
             for block in stage {

@@ -1,8 +1,7 @@
-//! Element-wise ops, reshaping, max pooling, dropout and the classification losses.
+//! Element-wise ops, reshaping, dropout and the classification losses (pooling is in `pool`).
 
-use ndarray::{Axis, Ix2, Ix4};
+use ndarray::{Axis, Ix2};
 use rand::Rng;
-use rayon::prelude::*;
 
 use crate::error::{shape_err, NnError};
 use crate::tape::Var;
@@ -74,66 +73,6 @@ pub fn flatten(x: &Var) -> Result<Var, NnError> {
         .ok_or_else(|| shape_err("flatten", "0-D input"))?;
     let rest = x.value().len() / n.max(1);
     reshape(x, &[n, rest])
-}
-
-/// Max pooling with a square window, as `F.max_pool2d(x, kernel, stride)` (no padding).
-pub fn max_pool2d(x: &Var, kernel: usize, stride: usize) -> Result<Var, NnError> {
-    let s = x.shape().to_vec();
-    if s.len() != 4 || kernel == 0 || stride == 0 || s[2] < kernel || s[3] < kernel {
-        return Err(shape_err(
-            "max_pool2d",
-            format!("input {s:?}, kernel {kernel}, stride {stride}"),
-        ));
-    }
-    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-    let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
-    let xv = x.value().view().into_dimensionality::<Ix4>().unwrap();
-    let xv = xv.as_standard_layout();
-    let xs = xv.as_slice().unwrap();
-    let mut y = vec![0.0f32; n * c * oh * ow];
-    let mut arg = vec![0u32; n * c * oh * ow];
-    y.par_chunks_mut(oh * ow)
-        .zip(arg.par_chunks_mut(oh * ow))
-        .zip(xs.par_chunks(h * w))
-        .for_each(|((yp, ap), xp)| {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut best_i = (oy * stride) * w + ox * stride;
-                    for ky in 0..kernel {
-                        for kx in 0..kernel {
-                            let i = (oy * stride + ky) * w + ox * stride + kx;
-                            // NaN propagates as in PyTorch.
-                            if xp[i] > best || xp[i].is_nan() {
-                                best = xp[i];
-                                best_i = i;
-                            }
-                        }
-                    }
-                    yp[oy * ow + ox] = best;
-                    ap[oy * ow + ox] = best_i as u32;
-                }
-            }
-        });
-    let y = Tensor::from_shape_vec(vec![n, c, oh, ow], y).unwrap();
-    Ok(Var::from_op(
-        y,
-        vec![x.clone()],
-        Box::new(move |g| {
-            let g = g.as_standard_layout();
-            let gs = g.as_slice().unwrap();
-            let mut dx = vec![0.0f32; n * c * h * w];
-            dx.par_chunks_mut(h * w)
-                .zip(gs.par_chunks(oh * ow))
-                .zip(arg.par_chunks(oh * ow))
-                .for_each(|((dp, gp), ap)| {
-                    for (gv, &i) in gp.iter().zip(ap) {
-                        dp[i as usize] += gv;
-                    }
-                });
-            vec![Some(Tensor::from_shape_vec(vec![n, c, h, w], dx).unwrap())]
-        }),
-    ))
 }
 
 /// Inverted dropout: zeroes each element with probability `p` and scales the rest by

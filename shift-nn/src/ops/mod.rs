@@ -11,13 +11,12 @@ mod pool;
 mod shift;
 
 pub use basic::{
-    add, cross_entropy, dropout, flatten, log_softmax, max_pool2d, nll_loss, relu, reshape,
-    weighted_sum,
+    add, cross_entropy, dropout, flatten, log_softmax, nll_loss, relu, reshape, weighted_sum,
 };
 pub use conv::{conv2d, Conv2dSpec};
 pub use join::{concat_channels, relu6, zero_pad_shortcut};
 pub use linear::linear;
 pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
-pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d_padded};
+pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 pub(crate) use shift::NoRng;
 pub use shift::{ps_weight, q_weight, round_fixed};

@@ -1,4 +1,4 @@
-//! Average, adaptive average and padded max pooling over `[N, C, H, W]`.
+//! Average, adaptive average and max pooling over `[N, C, H, W]`.
 //!
 //! Each pooling is described by the input window of every output row and column (clipped to
 //! the input), so one pair of loops serves fixed and adaptive windows alike; rayon runs over
@@ -122,13 +122,9 @@ pub fn adaptive_avg_pool2d(x: &Var, out_h: usize, out_w: usize) -> Result<Var, N
 }
 
 /// `F.max_pool2d(x, kernel, stride, padding)`: padded positions never win (PyTorch pads with
-/// negative infinity), so `padding` may be at most `kernel / 2`.
-pub fn max_pool2d_padded(
-    x: &Var,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Result<Var, NnError> {
+/// negative infinity), so `padding` may be at most `kernel / 2`. The first maximum of a
+/// window (row-major) takes the gradient; NaN propagates.
+pub fn max_pool2d(x: &Var, kernel: usize, stride: usize, padding: usize) -> Result<Var, NnError> {
     let (n, c, h, w) = dims4("max_pool2d", x)?;
     if kernel == 0
         || stride == 0
@@ -147,7 +143,8 @@ pub fn max_pool2d_padded(
     let rows = fixed_windows(h, kernel, stride, padding);
     let cols = fixed_windows(w, kernel, stride, padding);
     let (oh, ow) = (rows.len(), cols.len());
-    let xs = contiguous(x);
+    let xv = x.value().as_standard_layout();
+    let xs = xv.as_slice().expect("standard layout");
     let mut y = vec![0.0f32; n * c * oh * ow];
     let mut arg = vec![0u32; n * c * oh * ow];
     y.par_chunks_mut((oh * ow).max(1))
