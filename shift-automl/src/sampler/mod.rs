@@ -3,11 +3,14 @@
 //! proposals are a function of its seed and the ordered sequence of contexts it was asked in.
 
 mod candidates;
+pub mod forest;
 pub mod gp;
+mod parego;
 mod random;
 
 pub use candidates::Domain;
 pub use gp::{GpOptions, GpSampler};
+pub use parego::{ParEgoOptions, ParEgoSampler};
 pub use random::RandomSampler;
 
 use crate::{ConfigSpace, Configuration, SpaceError};

@@ -205,7 +205,13 @@ impl Sampler for GpSampler {
             return domain.decode(&domain.random(&mut self.rng)?);
         }
         let data = self.select(ctx);
-        if data.len() < self.options.n_initial.max(2) {
+        // In multi-fidelity mode the design counts full-fidelity points only: without a
+        // space-filling set at full fidelity the discrepancy between budgets is not identified
+        // and biased cheap data can steer every later proposal.
+        let at_target = data.iter().filter(|(_, phi)| *phi == 0.0).count();
+        if data.len() < self.options.n_initial.max(2)
+            || (self.options.multi_fidelity && at_target < self.options.n_initial)
+        {
             return self.initial_point(ctx, &domain);
         }
         self.proposals += 1;
