@@ -26,6 +26,9 @@ pub enum Command {
     Imagenet(ImagenetArgs),
     /// Measure the energy and emissions of any command: `deepshift energy -- CMD ARGS`.
     Energy(EnergyArgs),
+    /// Hyperparameter search tools: `deepshift hpo space FILE`, `deepshift hpo hypervolume FILE`.
+    #[command(subcommand)]
+    Hpo(crate::hpo::HpoCommand),
 }
 
 /// Flags of the energy meter, shared by training runs and `deepshift energy`.

@@ -24,6 +24,7 @@
 
 mod args;
 mod datasets;
+mod hpo;
 mod run;
 
 // Training allocates and frees activation-sized buffers at every step: glibc maps and unmaps
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: args::Cli, argv: &[String]) -> anyhow::Result<()> {
     match &cli.command {
         args::Command::Energy(a) => measure_energy(a),
+        args::Command::Hpo(c) => hpo::run(c),
         args::Command::Mnist(a) => run::run_training(datasets::mnist_task(a)?, &a.common, argv),
         args::Command::Cifar10(a) => run::run_training(datasets::cifar10_task(a)?, &a.common, argv),
         args::Command::Imagenet(a) => {
