@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use shift_core::{shift_range, FixedPoint, Rounding, ShiftRange, ShiftType};
 
 use crate::error::NnError;
-use crate::ops::{self, Conv2dSpec};
+use crate::ops::{self, Conv2dGeometry};
 use crate::param::{Param, ParamKind};
 use crate::tape::Var;
 use crate::tensor::Tensor;
@@ -53,8 +53,69 @@ pub enum LayerShape {
         /// Kernel size (rows, columns).
         kernel: (usize, usize),
         /// Stride, padding, dilation, groups.
-        spec: Conv2dSpec,
+        geometry: Conv2dGeometry,
     },
+}
+
+/// The arguments of `nn.Conv2d`: channels, a square kernel, the geometry and whether there is
+/// a bias, built in the manner of candle-nn's `Conv2dConfig`:
+/// `Conv2dSpec::new(3, 16, 3).stride(2).padding(1).bias(false)`. Unset options keep PyTorch's
+/// defaults (stride 1, no padding, dilation 1, one group, a bias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size (rows, columns).
+    pub kernel: (usize, usize),
+    /// Stride, padding, dilation, groups.
+    pub geometry: Conv2dGeometry,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+}
+
+impl Conv2dSpec {
+    /// `nn.Conv2d(in_channels, out_channels, kernel)` with PyTorch's defaults.
+    pub fn new(in_channels: usize, out_channels: usize, kernel: usize) -> Self {
+        Self {
+            in_channels,
+            out_channels,
+            kernel: (kernel, kernel),
+            geometry: Conv2dGeometry::default(),
+            bias: true,
+        }
+    }
+
+    /// The same stride along rows and columns.
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.geometry.stride = (stride, stride);
+        self
+    }
+
+    /// The same zero padding along rows and columns.
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.geometry.padding = (padding, padding);
+        self
+    }
+
+    /// The same dilation along rows and columns.
+    pub fn dilation(mut self, dilation: usize) -> Self {
+        self.geometry.dilation = (dilation, dilation);
+        self
+    }
+
+    /// Channel groups (`in_channels` for a depthwise convolution).
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.geometry.groups = groups;
+        self
+    }
+
+    /// Whether the layer has a bias.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
 }
 
 impl LayerShape {
@@ -69,8 +130,13 @@ impl LayerShape {
                 in_channels,
                 out_channels,
                 kernel,
-                spec,
-            } => vec![out_channels, in_channels / spec.groups, kernel.0, kernel.1],
+                geometry,
+            } => vec![
+                out_channels,
+                in_channels / geometry.groups,
+                kernel.0,
+                kernel.1,
+            ],
         }
     }
 
@@ -81,7 +147,7 @@ impl LayerShape {
     fn apply(&self, x: &Var, w: &Var, b: Option<&Var>) -> Result<Var, NnError> {
         match *self {
             LayerShape::Linear { .. } => ops::linear(x, w, b),
-            LayerShape::Conv2d { spec, .. } => ops::conv2d(x, w, b, spec),
+            LayerShape::Conv2d { geometry, .. } => ops::conv2d(x, w, b, geometry),
         }
     }
 }
@@ -157,23 +223,16 @@ impl WeightLayer {
         )
     }
 
-    /// `nn.Conv2d(in, out, kernel, ...)` with PyTorch's initialisation.
-    pub fn conv2d(
-        in_channels: usize,
-        out_channels: usize,
-        kernel: usize,
-        spec: Conv2dSpec,
-        bias: bool,
-        rng: &mut impl Rng,
-    ) -> Self {
+    /// `nn.Conv2d` as `spec` describes it, with PyTorch's initialisation.
+    pub fn conv2d(spec: Conv2dSpec, rng: &mut impl Rng) -> Self {
         Self::float(
             LayerShape::Conv2d {
-                in_channels,
-                out_channels,
-                kernel: (kernel, kernel),
-                spec,
+                in_channels: spec.in_channels,
+                out_channels: spec.out_channels,
+                kernel: spec.kernel,
+                geometry: spec.geometry,
             },
-            bias,
+            spec.bias,
             rng,
         )
     }

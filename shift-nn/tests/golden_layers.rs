@@ -8,8 +8,8 @@ use common::{golden, rel_err};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
-use shift_nn::ops::{weighted_sum, Conv2dSpec};
-use shift_nn::{Ctx, Param, ParamKind, ShiftOptions, Var, WeightLayer};
+use shift_nn::ops::weighted_sum;
+use shift_nn::{Conv2dSpec, Ctx, Param, ParamKind, ShiftOptions, Var, WeightLayer};
 
 fn run_case(case: &str, ab: (u32, u32)) {
     let g = golden();
@@ -28,30 +28,8 @@ fn run_case(case: &str, ab: (u32, u32)) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut layer = match case {
         "linear_q" | "linear_ps" => WeightLayer::linear(64, 32, true, &mut rng),
-        "conv_q" => WeightLayer::conv2d(
-            3,
-            8,
-            3,
-            Conv2dSpec {
-                stride: (2, 2),
-                padding: (1, 1),
-                ..Default::default()
-            },
-            true,
-            &mut rng,
-        ),
-        "conv_ps" => WeightLayer::conv2d(
-            4,
-            6,
-            5,
-            Conv2dSpec {
-                padding: (2, 2),
-                groups: 2,
-                ..Default::default()
-            },
-            true,
-            &mut rng,
-        ),
+        "conv_q" => WeightLayer::conv2d(Conv2dSpec::new(3, 8, 3).stride(2).padding(1), &mut rng),
+        "conv_ps" => WeightLayer::conv2d(Conv2dSpec::new(4, 6, 5).padding(2).groups(2), &mut rng),
         _ => unreachable!(),
     };
     let options = ShiftOptions {

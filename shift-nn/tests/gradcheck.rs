@@ -4,7 +4,7 @@
 use ndarray::IxDyn;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use shift_nn::ops::{self, Conv2dSpec};
+use shift_nn::ops::{self, Conv2dGeometry};
 use shift_nn::{Param, ParamKind, Tensor, Var};
 
 fn random(shape: &[usize], rng: &mut impl Rng) -> Tensor {
@@ -60,7 +60,7 @@ fn linear() {
 
 #[test]
 fn conv2d_with_stride_padding_dilation_groups() {
-    let spec = Conv2dSpec {
+    let spec = Conv2dGeometry {
         stride: (2, 1),
         padding: (1, 2),
         dilation: (1, 2),
@@ -74,9 +74,9 @@ fn conv2d_with_stride_padding_dilation_groups() {
 /// Nine images: more than the op's task count, so chunks of two with a shorter last one.
 #[test]
 fn conv2d_batch_split_into_uneven_chunks() {
-    let spec = Conv2dSpec {
+    let spec = Conv2dGeometry {
         padding: (1, 1),
-        ..Conv2dSpec::default()
+        ..Conv2dGeometry::default()
     };
     check("conv2d", &[&[9, 2, 4, 3], &[3, 2, 3, 3], &[3]], |v| {
         ops::conv2d(&v[0], &v[1], Some(&v[2]), spec).unwrap()
@@ -88,9 +88,9 @@ fn conv2d_batch_split_into_uneven_chunks() {
 #[test]
 fn conv2d_pointwise() {
     for (batch, groups) in [(3, 1), (3, 2), (9, 1), (9, 2)] {
-        let spec = Conv2dSpec {
+        let spec = Conv2dGeometry {
             groups,
-            ..Conv2dSpec::default()
+            ..Conv2dGeometry::default()
         };
         check(
             "conv2d 1x1",

@@ -6,10 +6,10 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::error::NnError;
-use crate::layers::{Ctx, WeightLayer};
+use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
 use crate::norm::BatchNorm2d;
-use crate::ops::{self, Conv2dSpec};
+use crate::ops;
 use crate::tape::Var;
 use crate::tensor::Tensor;
 
@@ -135,26 +135,9 @@ pub(crate) fn apply_init(layer: &WeightLayer, init: Init, rng: &mut impl Rng) {
     }
 }
 
-/// `nn.Conv2d(cin, cout, k, stride, padding, groups=groups, bias=bias)`, initialised by `init`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn conv(
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    padding: usize,
-    groups: usize,
-    bias: bool,
-    init: Init,
-    rng: &mut impl Rng,
-) -> WeightLayer {
-    let spec = Conv2dSpec {
-        stride: (stride, stride),
-        padding: (padding, padding),
-        groups,
-        ..Default::default()
-    };
-    let layer = WeightLayer::conv2d(cin, cout, k, spec, bias, rng);
+/// `nn.Conv2d` as `spec` describes it, initialised by `init`.
+pub(crate) fn conv(spec: Conv2dSpec, init: Init, rng: &mut impl Rng) -> WeightLayer {
+    let layer = WeightLayer::conv2d(spec, rng);
     apply_init(&layer, init, rng);
     layer
 }

@@ -3,9 +3,9 @@
 use rand::Rng;
 
 use crate::error::NnError;
-use crate::layers::{Ctx, WeightLayer};
+use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::Model;
-use crate::ops::{self, Conv2dSpec};
+use crate::ops;
 use crate::tape::Var;
 
 /// `simple_linear`: fc1 784->512, ReLU, Dropout 0.2, fc2 512->512, ReLU, Dropout 0.2,
@@ -85,10 +85,9 @@ pub struct MnistConv {
 impl MnistConv {
     /// PyTorch's initialisation from `rng`.
     pub fn new(rng: &mut impl Rng) -> Self {
-        let spec = Conv2dSpec::default();
         Self {
-            conv1: WeightLayer::conv2d(1, 20, 5, spec, true, rng),
-            conv2: WeightLayer::conv2d(20, 50, 5, spec, true, rng),
+            conv1: WeightLayer::conv2d(Conv2dSpec::new(1, 20, 5), rng),
+            conv2: WeightLayer::conv2d(Conv2dSpec::new(20, 50, 5), rng),
             fc1: WeightLayer::linear(800, 500, true, rng),
             fc2: WeightLayer::linear(500, 10, true, rng),
         }

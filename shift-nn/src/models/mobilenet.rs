@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Visit};
 use crate::error::NnError;
-use crate::layers::{Ctx, WeightLayer};
+use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
 use crate::norm::BatchNorm2d;
 use crate::ops;
@@ -27,21 +27,29 @@ impl Block {
         Self {
             convs: [
                 (
-                    conv(cin, planes, 1, 1, 0, 1, false, i, rng),
+                    conv(Conv2dSpec::new(cin, planes, 1).bias(false), i, rng),
                     BatchNorm2d::new(planes),
                 ),
                 (
-                    conv(planes, planes, 3, stride, 1, planes, false, i, rng),
+                    conv(
+                        Conv2dSpec::new(planes, planes, 3)
+                            .stride(stride)
+                            .padding(1)
+                            .groups(planes)
+                            .bias(false),
+                        i,
+                        rng,
+                    ),
                     BatchNorm2d::new(planes),
                 ),
                 (
-                    conv(planes, cout, 1, 1, 0, 1, false, i, rng),
+                    conv(Conv2dSpec::new(planes, cout, 1).bias(false), i, rng),
                     BatchNorm2d::new(cout),
                 ),
             ],
             shortcut: (stride == 1 && cin != cout).then(|| {
                 (
-                    conv(cin, cout, 1, 1, 0, 1, false, i, rng),
+                    conv(Conv2dSpec::new(cin, cout, 1).bias(false), i, rng),
                     BatchNorm2d::new(cout),
                 )
             }),
@@ -115,7 +123,11 @@ impl CifarMobileNetV2 {
             (6, 160, 3, 2),
             (6, 320, 1, 1),
         ];
-        let conv1 = conv(3, 32, 3, 1, 1, 1, false, Init::Default, rng);
+        let conv1 = conv(
+            Conv2dSpec::new(3, 32, 3).padding(1).bias(false),
+            Init::Default,
+            rng,
+        );
         let mut layers = Vec::new();
         let mut cin = 32;
         for (t, c, n, s) in CFG {
@@ -129,7 +141,11 @@ impl CifarMobileNetV2 {
             conv1,
             bn1: BatchNorm2d::new(32),
             layers,
-            conv2: conv(320, 1280, 1, 1, 0, 1, false, Init::Default, rng),
+            conv2: conv(
+                Conv2dSpec::new(320, 1280, 1).bias(false),
+                Init::Default,
+                rng,
+            ),
             bn2: BatchNorm2d::new(1280),
             linear: linear(1280, 10, Init::Default, rng),
         }

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Visit};
 use crate::error::NnError;
-use crate::layers::{Ctx, WeightLayer};
+use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
 use crate::norm::BatchNorm2d;
 use crate::ops;
@@ -135,9 +135,25 @@ impl ResNet {
             _ => (64, &[64, 128, 256, 512]),
         };
         let conv1 = match family {
-            Family::Torchvision => conv(3, 64, 7, 2, 3, 1, false, init, rng),
-            _ => conv(3, stem_width, 3, 1, 1, 1, false, init, rng),
+            Family::Torchvision => conv(
+                Conv2dSpec::new(3, 64, 7).stride(2).padding(3).bias(false),
+                init,
+                rng,
+            ),
+            _ => conv(
+                Conv2dSpec::new(3, stem_width, 3).padding(1).bias(false),
+                init,
+                rng,
+            ),
         };
+        // The blocks' convolutions, bias-free as every convolution of a ResNet.
+        let conv3x3 = |cin, cout, stride| {
+            Conv2dSpec::new(cin, cout, 3)
+                .stride(stride)
+                .padding(1)
+                .bias(false)
+        };
+        let conv1x1 = |cin, cout, stride| Conv2dSpec::new(cin, cout, 1).stride(stride).bias(false);
         let expansion = if kind == BlockKind::Bottleneck { 4 } else { 1 };
         let mut cin = stem_width;
         let mut stages = Vec::new();
@@ -148,15 +164,12 @@ impl ResNet {
                 let cout = planes * expansion;
                 let mut convs = Vec::new();
                 if kind == BlockKind::Basic {
-                    convs.push((conv(cin, planes, 3, stride, 1, 1, false, init, rng), planes));
-                    convs.push((conv(planes, planes, 3, 1, 1, 1, false, init, rng), planes));
+                    convs.push((conv(conv3x3(cin, planes, stride), init, rng), planes));
+                    convs.push((conv(conv3x3(planes, planes, 1), init, rng), planes));
                 } else {
-                    convs.push((conv(cin, planes, 1, 1, 0, 1, false, init, rng), planes));
-                    convs.push((
-                        conv(planes, planes, 3, stride, 1, 1, false, init, rng),
-                        planes,
-                    ));
-                    convs.push((conv(planes, cout, 1, 1, 0, 1, false, init, rng), cout));
+                    convs.push((conv(conv1x1(cin, planes, 1), init, rng), planes));
+                    convs.push((conv(conv3x3(planes, planes, stride), init, rng), planes));
+                    convs.push((conv(conv1x1(planes, cout, 1), init, rng), cout));
                 }
                 let shortcut = if stride == 1 && cin == cout {
                     Shortcut::Identity
@@ -169,7 +182,7 @@ impl ResNet {
                         } else {
                             "shortcut"
                         },
-                        conv: conv(cin, cout, 1, stride, 0, 1, false, init, rng),
+                        conv: conv(conv1x1(cin, cout, stride), init, rng),
                         bn: BatchNorm2d::new(cout),
                     }
                 };

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Item, Seq, Visit};
 use crate::error::NnError;
-use crate::layers::{Ctx, WeightLayer};
+use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
 use crate::norm::BatchNorm2d;
 use crate::ops;
@@ -57,26 +57,14 @@ fn vgg_features(cfg: &[usize], batch_norm: bool, rng: &mut impl Rng) -> Seq {
             // The reference CIFAR VGG: conv without bias, N(0, sqrt(2 / (k*k*out))) (the
             // same law as kaiming fan-out), batch norm weight 0.5.
             items.push(Item::Weight(conv(
-                cin,
-                v,
-                3,
-                1,
-                1,
-                1,
-                false,
+                Conv2dSpec::new(cin, v, 3).padding(1).bias(false),
                 Init::KaimingFanOut,
                 rng,
             )));
             items.push(Item::Norm(BatchNorm2d::with_weight(v, 0.5)));
         } else {
             items.push(Item::Weight(conv(
-                cin,
-                v,
-                3,
-                1,
-                1,
-                1,
-                true,
+                Conv2dSpec::new(cin, v, 3).padding(1),
                 Init::KaimingFanOut,
                 rng,
             )));
@@ -102,13 +90,11 @@ fn conv_bn_relu6(
 ) -> Item {
     Item::Seq(Seq(vec![
         Item::Weight(conv(
-            cin,
-            cout,
-            k,
-            stride,
-            (k - 1) / 2,
-            groups,
-            false,
+            Conv2dSpec::new(cin, cout, k)
+                .stride(stride)
+                .padding((k - 1) / 2)
+                .groups(groups)
+                .bias(false),
             Init::KaimingFanOut,
             rng,
         )),
@@ -159,7 +145,11 @@ impl SeqNet {
     /// torchvision's `alexnet` (PyTorch's default initialisation, 1000 classes).
     pub fn alexnet(rng: &mut impl Rng) -> Self {
         let c = |i, o, k, s, p, rng: &mut _| {
-            Item::Weight(conv(i, o, k, s, p, 1, true, Init::Default, rng))
+            Item::Weight(conv(
+                Conv2dSpec::new(i, o, k).stride(s).padding(p),
+                Init::Default,
+                rng,
+            ))
         };
         let features = Seq(vec![
             c(3, 64, 11, 4, 2, rng),
@@ -219,13 +209,7 @@ impl SeqNet {
                 }
                 body.push(conv_bn_relu6(hidden, hidden, 3, stride, hidden, rng));
                 body.push(Item::Weight(conv(
-                    hidden,
-                    c,
-                    1,
-                    1,
-                    0,
-                    1,
-                    false,
+                    Conv2dSpec::new(hidden, c, 1).bias(false),
                     Init::KaimingFanOut,
                     rng,
                 )));

@@ -12,9 +12,11 @@ use crate::error::{shape_err, NnError};
 use crate::tape::Var;
 use crate::tensor::Tensor;
 
-/// Convolution geometry.
+/// The geometry of a convolution op: stride, padding, dilation and groups (the layer's
+/// [`crate::Conv2dSpec`] adds the channels, the kernel and the bias). The default is
+/// PyTorch's: stride 1, no padding, dilation 1, one group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Conv2dSpec {
+pub struct Conv2dGeometry {
     /// Stride (rows, columns).
     pub stride: (usize, usize),
     /// Zero padding (rows, columns).
@@ -25,7 +27,7 @@ pub struct Conv2dSpec {
     pub groups: usize,
 }
 
-impl Default for Conv2dSpec {
+impl Default for Conv2dGeometry {
     fn default() -> Self {
         Self {
             stride: (1, 1),
@@ -47,7 +49,7 @@ struct Geometry {
     kw: usize,
     oh: usize,
     ow: usize,
-    spec: Conv2dSpec,
+    spec: Conv2dGeometry,
 }
 
 impl Geometry {
@@ -171,7 +173,7 @@ const GEMM_COLUMNS: usize = 512;
 /// threads of a small machine, few enough that the partial sums stay small.
 const MAX_CHUNKS: usize = 8;
 
-fn geometry(x: &[usize], w: &[usize], spec: Conv2dSpec) -> Result<Geometry, NnError> {
+fn geometry(x: &[usize], w: &[usize], spec: Conv2dGeometry) -> Result<Geometry, NnError> {
     let bad = |d: String| shape_err("conv2d", d);
     if x.len() != 4 || w.len() != 4 {
         return Err(bad(format!("input {x:?} and weight {w:?} must be 4-D")));
@@ -206,7 +208,12 @@ fn geometry(x: &[usize], w: &[usize], spec: Conv2dSpec) -> Result<Geometry, NnEr
 }
 
 /// `conv2d(x [N,C,H,W], weight [OC, C/groups, KH, KW], bias [OC])`, as `torch.nn.functional.conv2d`.
-pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, spec: Conv2dSpec) -> Result<Var, NnError> {
+pub fn conv2d(
+    x: &Var,
+    weight: &Var,
+    bias: Option<&Var>,
+    spec: Conv2dGeometry,
+) -> Result<Var, NnError> {
     let geo = geometry(x.shape(), weight.shape(), spec)?;
     if let Some(b) = bias {
         if b.shape() != [geo.oc] {

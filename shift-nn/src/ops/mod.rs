@@ -13,7 +13,7 @@ mod shift;
 pub use basic::{
     add, cross_entropy, dropout, flatten, log_softmax, nll_loss, relu, reshape, weighted_sum,
 };
-pub use conv::{conv2d, Conv2dSpec};
+pub use conv::{conv2d, Conv2dGeometry};
 pub use join::{concat_channels, relu6, zero_pad_shortcut};
 pub use linear::linear;
 pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
