@@ -10,7 +10,7 @@ use shift_nn::models::Dataset as Zoo;
 use shift_train::{LrSchedule, OptimizerConfig};
 
 use crate::args::{CommonArgs, ImageArgs, ImagenetArgs, MnistArgs, MnistType, OptimizerName};
-use crate::run::Task;
+use crate::task::{DataSets, Hyper, OpenData, Task};
 
 /// Training defaults of a reference script (flags left out on the command line).
 #[derive(Debug, Clone, PartialEq)]
@@ -76,21 +76,6 @@ pub fn imagenet_defaults() -> Defaults {
     }
 }
 
-/// The training hyperparameters of a run: the flags given, the defaults for the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hyper {
-    /// Training batch size.
-    pub batch_size: usize,
-    /// Evaluation batch size.
-    pub test_batch_size: usize,
-    /// Epochs in total.
-    pub epochs: usize,
-    /// Optimiser and its settings.
-    pub optimizer: OptimizerConfig,
-    /// Learning-rate schedule.
-    pub schedule: LrSchedule,
-}
-
 /// Resolves the hyperparameters: `--lr-step-size N` replaces the default schedule by
 /// `StepLR(N, 0.1)`; `lr_schedule == false` (`--lr-schedule False`) keeps the rate constant.
 pub fn resolve(common: &CommonArgs, d: &Defaults, lr_schedule: bool) -> Result<Hyper> {
@@ -130,29 +115,18 @@ pub fn resolve(common: &CommonArgs, d: &Defaults, lr_schedule: bool) -> Result<H
     })
 }
 
-/// The data sets of a run: the test split, and the training split unless evaluating.
-pub struct DataSets {
-    /// The test split (ImageNet's `val`).
-    pub test: Arc<dyn Dataset>,
-    /// The training split; `None` for `-e`.
-    pub train: Option<Arc<dyn Dataset>>,
-}
-
-impl DataSets {
-    /// Opens the test split, and the training split when `with_train`, with `open`.
-    fn open(
-        with_train: bool,
-        open: impl Fn(Split) -> Result<Arc<dyn Dataset>>,
-    ) -> Result<DataSets> {
-        Ok(DataSets {
-            test: open(Split::Test)?,
-            train: with_train.then(|| open(Split::Train)).transpose()?,
-        })
+/// The folder of dataset `name` given `--data-dir`: the data root (`data`, holding `mnist/`,
+/// `cifar10/`, ...) or the dataset's own folder (`data/mnist`). The root's subfolder wins when
+/// it exists; otherwise an existing folder is the dataset's own, and when neither exists errors
+/// name the conventional `<root>/<name>`.
+pub fn dataset_dir(data_dir: &Path, name: &str) -> PathBuf {
+    let nested = data_dir.join(name);
+    if nested.is_dir() || !data_dir.is_dir() {
+        nested
+    } else {
+        data_dir.to_path_buf()
     }
 }
-
-/// Opens the data of a run; the flag says whether the training split is needed.
-pub type OpenData = Box<dyn Fn(bool) -> Result<DataSets>>;
 
 /// `deepshift mnist`.
 pub fn mnist_task(args: &MnistArgs) -> Result<Task> {
@@ -161,12 +135,13 @@ pub fn mnist_task(args: &MnistArgs) -> Result<Task> {
         MnistType::Linear => "linear",
         MnistType::Conv => "conv",
     };
-    let dir = common.data_dir.join("mnist");
+    let dir = dataset_dir(&common.data_dir, "mnist");
     let open: OpenData = Box::new(move |with_train| {
         let open = |split| -> Result<Arc<dyn Dataset>> {
             let set = Mnist::open(&dir, MnistKind::Mnist, split).with_context(|| {
                 format!(
-                    "MNIST not found in {}: run `cargo xtask data mnist` (or pass --data-dir)",
+                    "MNIST not found in {}: run `cargo xtask data mnist`, or pass --data-dir \
+                     (the data root or the folder holding the IDX files)",
                     dir.display()
                 )
             })?;
@@ -217,7 +192,7 @@ fn is_missing(e: &DataError) -> bool {
 pub fn cifar10_task(args: &ImageArgs) -> Result<Task> {
     refuse_pretrained(args, "CIFAR-10")?;
     let common = &args.common;
-    let dir = common.data_dir.join("cifar10");
+    let dir = dataset_dir(&common.data_dir, "cifar10");
     let open: OpenData = Box::new(move |with_train| {
         let open = |split| -> Result<Arc<dyn Dataset>> {
             let set = Cifar::cifar10(&dir, split).map_err(|e| {
@@ -309,14 +284,6 @@ pub fn imagenet_task(args: &ImagenetArgs) -> Result<Task> {
     })
 }
 
-/// Outputs of the zoo's models for `zoo`.
-pub fn model_outputs(zoo: Zoo) -> usize {
-    match zoo {
-        Zoo::Mnist | Zoo::Cifar10 => 10,
-        Zoo::Imagenet => 1000,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +299,18 @@ mod tests {
             Command::Cifar10(a) => (a.common, a.lr_schedule),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn data_dir_is_the_root_or_the_dataset_s_own_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let mnist = root.path().join("mnist");
+        std::fs::create_dir(&mnist).unwrap();
+        assert_eq!(dataset_dir(root.path(), "mnist"), mnist);
+        assert_eq!(dataset_dir(&mnist, "mnist"), mnist);
+        assert_eq!(dataset_dir(root.path(), "cifar10"), root.path());
+        let nowhere = root.path().join("nowhere");
+        assert_eq!(dataset_dir(&nowhere, "mnist"), nowhere.join("mnist"));
     }
 
     #[test]

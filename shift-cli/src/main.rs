@@ -26,6 +26,7 @@ mod args;
 mod datasets;
 mod hpo;
 mod run;
+mod task;
 
 // Training allocates and frees activation-sized buffers at every step: glibc maps and unmaps
 // them each time (page faults and TLB shootdowns across the worker threads), mimalloc reuses

@@ -1,6 +1,7 @@
 //! The training path shared by `deepshift mnist`, `cifar10` and `imagenet`: build the model,
 //! load or convert weights, then train or evaluate, writing the reference's output folder.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -8,15 +9,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, ShiftType};
 use shift_energy::{EmissionsCsv, EnergyMeter, RegionHandle};
-use shift_nn::models::{build_model, Dataset as Zoo};
+use shift_nn::models::build_model;
 use shift_nn::{
     convert_to_shift, load_safetensors, load_state_dict, param_count, rounded_state_dict,
     save_safetensors, LinearRule, Model, ShiftOptions,
 };
-use shift_train::{evaluate, train, write_test_log, Checkpoint, EnergyHook, TrainConfig};
+use shift_train::{evaluate, Checkpoint, EnergyHook, ProgressMode, TestLog, TrainConfig, Trainer};
 
 use crate::args::CommonArgs;
-use crate::datasets::{model_outputs, Hyper, OpenData};
+use crate::task::{model_outputs, Task};
 
 /// The output folder's last component, after the reference's `shift_0` / `shift_ps` naming:
 /// `shift_0` for the float model, otherwise type, depth and weight bits (and activation bits
@@ -136,22 +137,6 @@ fn model_summary(model: &dyn Model) -> String {
     out
 }
 
-/// What a dataset's subcommand passes to [`run_training`].
-pub struct Task {
-    /// Folder under `--model-dir` (`mnist`, `cifar10`, `imagenet`).
-    pub dataset: &'static str,
-    /// Which model zoo the architecture comes from.
-    pub zoo: Zoo,
-    /// Architecture name for [`build_model`] (`linear`, `resnet20`, ...).
-    pub arch: String,
-    /// Training hyperparameters, flags and defaults resolved.
-    pub hyper: Hyper,
-    /// `convert_weights` of the reference script when training from scratch.
-    pub convert_from_scratch: bool,
-    /// Opens the data (the flag: whether the training split is needed).
-    pub open: OpenData,
-}
-
 /// Builds the model, loads or converts weights, opens the data, then trains or evaluates,
 /// writing the reference's output folder. The same path serves every dataset; `deepshift
 /// mnist` draws from the RNG in the same order as before this was shared.
@@ -199,7 +184,7 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
     eprint!("{summary}");
 
     let hyper = &task.hyper;
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let progress = ProgressMode::detect();
     let Some(train_set) = data.train else {
         let eval = evaluate(
             model.as_ref(),
@@ -208,7 +193,11 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
             common.workers,
             progress,
         )?;
-        write_test_log(&out_dir.join("test_log.csv"), &eval)?;
+        TestLog {
+            test_loss: eval.loss,
+            test_accuracy: eval.top1,
+        }
+        .write(&out_dir.join("test_log.csv"))?;
         println!(
             "test: loss {:.6}, accuracy {}/{} ({:.2} %), top-5 {:.2} %",
             eval.loss,
@@ -230,20 +219,16 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         out_dir: out_dir.clone(),
         progress,
     };
-    let resume = common.resume.as_deref().map(Checkpoint::load).transpose()?;
     let mut hook = MeterHook {
         meter: EnergyMeter::new(common.meter.config())?,
         csv: out_dir.join("emissions.csv"),
         open: None,
     };
-    let summary = train(
-        model.as_ref(),
-        train_set,
-        data.test,
-        &config,
-        resume,
-        Some(&mut hook),
-    )?;
+    let mut trainer = Trainer::new(model.as_ref(), train_set, data.test, config)?;
+    if let Some(path) = common.resume.as_deref() {
+        trainer.restore(&Checkpoint::load(path)?)?;
+    }
+    let summary = trainer.run(Some(&mut hook))?;
     let mut weights = rounded_state_dict(model.as_ref())?;
     weights.metadata.extend([
         ("arch".to_string(), model.arch().to_string()),
@@ -267,6 +252,9 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    shift_nn::write_atomically(path, text.as_bytes())
+    let mut file = atomic_write_file::AtomicWriteFile::open(path)
+        .with_context(|| format!("creating a temporary file for {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.commit())
         .with_context(|| format!("writing {}", path.display()))
 }

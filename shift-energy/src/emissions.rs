@@ -125,7 +125,7 @@ impl EmissionsCsv {
         for r in reports {
             content.push_str(&encode_line(&Self::row(r)));
         }
-        write_atomically(path, &dir, content.as_bytes())
+        write_atomically(path, content.as_bytes())
     }
 
     /// Reads every row of an `emissions.csv` written by this crate.
@@ -278,25 +278,13 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
     Ok(records)
 }
 
-fn write_atomically(path: &Path, dir: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "emissions.csv".to_string());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        File::open(dir)?.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(EnergyError::io(path, e));
-    }
-    Ok(())
+/// Replaces `path` atomically: temporary file, fsync, rename, fsync of the folder.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file =
+        atomic_write_file::AtomicWriteFile::open(path).map_err(|e| EnergyError::io(path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.commit())
+        .map_err(|e| EnergyError::io(path, e))
 }
 
 /// An exclusive `flock` on a folder, so that two processes appending to the same file do not

@@ -52,8 +52,8 @@ pub use model::{
 pub use norm::BatchNorm2d;
 pub use param::{Param, ParamKind};
 pub use state_dict::{
-    load_safetensors, load_state_dict, parse_safetensors, rounded_state_dict, save_safetensors,
-    state_dict, write_atomically, StateDict,
+    encode_safetensors, load_safetensors, load_state_dict, parse_safetensors, rounded_state_dict,
+    save_safetensors, state_dict, StateDict,
 };
 pub use tape::{grad_enabled, no_grad, Var};
 pub use tensor::Tensor;

@@ -1,6 +1,6 @@
 //! State dicts as safetensors files with PyTorch's names and layouts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -17,8 +17,8 @@ use crate::tensor::Tensor;
 pub struct StateDict {
     /// Tensors by PyTorch name.
     pub tensors: BTreeMap<String, Tensor>,
-    /// `__metadata__` of the safetensors file.
-    pub metadata: HashMap<String, String>,
+    /// `__metadata__` of the safetensors file (sorted, so files are reproducible).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The model's parameters and buffers as they are (exact values, for checkpoints and resume).
@@ -31,7 +31,7 @@ pub fn state_dict(model: &dyn Model) -> StateDict {
         .map(|(n, b)| (n, b.value().as_standard_layout().into_owned()));
     StateDict {
         tensors: params.chain(buffers).collect(),
-        metadata: HashMap::new(),
+        metadata: BTreeMap::new(),
     }
 }
 
@@ -52,7 +52,7 @@ pub fn rounded_state_dict(model: &dyn Model) -> Result<StateDict, NnError> {
     }
     Ok(StateDict {
         tensors,
-        metadata: HashMap::new(),
+        metadata: BTreeMap::new(),
     })
 }
 
@@ -127,13 +127,36 @@ pub fn load_state_dict(model: &dyn Model, dict: &StateDict, file: &str) -> Resul
     Ok(())
 }
 
-/// Writes a state dict as safetensors, atomically (temporary file, fsync, rename), so an
-/// interrupted or failed write never replaces a good file. Tensors named
-/// `*.num_batches_tracked` are written as I64, as PyTorch keeps them; all others as F32.
+/// Writes a state dict as safetensors, atomically (temporary file in the same folder, fsync,
+/// rename, fsync of the folder), so an interrupted or failed write never replaces a good file.
+/// Tensors named `*.num_batches_tracked` are written as I64, as PyTorch keeps them; all others
+/// as F32. The same state always gives the same bytes: see [`encode_safetensors`].
 pub fn save_safetensors(dict: &StateDict, path: &Path) -> Result<(), NnError> {
+    let blob = encode_safetensors(dict, &path.display().to_string())?;
+    if path.is_dir() {
+        // The rename would fail only after the temporary file exists, and leave it behind.
+        return Err(NnError::StateDict {
+            file: path.display().to_string(),
+            problem: "is a folder, not a file".into(),
+        });
+    }
     let io = |source| NnError::Io {
         file: path.display().to_string(),
         source,
+    };
+    let mut file = atomic_write_file::AtomicWriteFile::open(path).map_err(io)?;
+    file.write_all(&blob).map_err(io)?;
+    file.commit().map_err(io)
+}
+
+/// The safetensors bytes of a state dict. The `safetensors` crate lays the data out in a fixed
+/// order (by alignment, then name) but writes `__metadata__` in hash order; the header is
+/// re-serialised here with every map sorted, so equal states give equal bytes. `file` names the
+/// destination in errors.
+pub fn encode_safetensors(dict: &StateDict, file: &str) -> Result<Vec<u8>, NnError> {
+    let err = |problem: String| NnError::StateDict {
+        file: file.to_string(),
+        problem,
     };
     let bytes: Vec<(String, Dtype, Vec<u8>, Vec<usize>)> = dict
         .tensors
@@ -156,44 +179,45 @@ pub fn save_safetensors(dict: &StateDict, path: &Path) -> Result<(), NnError> {
                 .map(|v| (n.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| NnError::StateDict {
-            file: path.display().to_string(),
-            problem: e.to_string(),
-        })?;
-    let metadata = (!dict.metadata.is_empty()).then(|| dict.metadata.clone());
-    let blob = safetensors::serialize(views, &metadata).map_err(|e| NnError::StateDict {
-        file: path.display().to_string(),
-        problem: e.to_string(),
-    })?;
-    write_atomically(path, &blob).map_err(io)
+        .map_err(|e| err(e.to_string()))?;
+    let metadata = (!dict.metadata.is_empty())
+        .then(|| dict.metadata.clone().into_iter().collect());
+    let blob = safetensors::serialize(views, &metadata).map_err(|e| err(e.to_string()))?;
+    canonical_header(blob).map_err(err)
+}
+
+/// One entry of a safetensors header: `__metadata__` (strings) or a tensor's description.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum HeaderEntry {
+    Metadata(BTreeMap<String, String>),
+    Tensor(serde_json::Value),
+}
+
+/// Rewrites the header of a safetensors blob with sorted keys, padded with spaces to a multiple
+/// of 8 bytes as the format asks; the data part is kept as it is.
+fn canonical_header(blob: Vec<u8>) -> Result<Vec<u8>, String> {
+    let header_len = blob
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or("serialised blob is shorter than its length prefix")?;
+    let header = blob
+        .get(8..8 + header_len)
+        .ok_or("serialised header is truncated")?;
+    let entries: BTreeMap<String, HeaderEntry> =
+        serde_json::from_slice(header).map_err(|e| format!("serialised header: {e}"))?;
+    let mut header = serde_json::to_vec(&entries).map_err(|e| format!("header: {e}"))?;
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + blob.len() - 8 - header_len);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&blob[8 + header_len..]);
+    Ok(out)
 }
 
 /// PyTorch's integer buffers (batch norm's batch counter).
 fn is_int64_buffer(name: &str) -> bool {
     name == "num_batches_tracked" || name.ends_with(".num_batches_tracked")
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Reads a safetensors file; F32 tensors as they are, F64/I64/I32 converted to f32 (PyTorch
@@ -249,6 +273,11 @@ pub fn parse_safetensors(bytes: &[u8], file: &str) -> Result<StateDict, NnError>
     }
     Ok(StateDict {
         tensors,
-        metadata: meta.metadata().clone().unwrap_or_default(),
+        metadata: meta
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
     })
 }

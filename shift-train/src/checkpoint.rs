@@ -1,7 +1,7 @@
 //! Resumable checkpoints: the model's exact parameters, the optimiser's state and the epoch
 //! log in one safetensors file, written atomically.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,7 @@ impl Checkpoint {
     /// Captures the model and optimiser after `epochs_done` epochs.
     pub fn capture(
         model: &dyn Model,
-        optimizer: &dyn Optimizer,
+        optimizer: &Optimizer,
         epochs_done: usize,
         records: &[EpochRecord],
     ) -> Result<Self, TrainError> {
@@ -61,11 +61,7 @@ impl Checkpoint {
 
     /// Puts the captured state back into a model of the same architecture and an optimiser
     /// of the same kind.
-    pub fn restore(
-        &self,
-        model: &dyn Model,
-        optimizer: &mut dyn Optimizer,
-    ) -> Result<(), TrainError> {
+    pub fn restore(&self, model: &dyn Model, optimizer: &mut Optimizer) -> Result<(), TrainError> {
         load_state_dict(model, &self.model, "checkpoint")?;
         optimizer
             .load_state_tensors(&self.optimizer)
@@ -87,8 +83,9 @@ impl Checkpoint {
                 Tensor::from_shape_vec(vec![v.len()], v.clone()).expect("1-D"),
             );
         }
-        dict.metadata = HashMap::from([
+        dict.metadata = BTreeMap::from([
             ("format".to_string(), CHECKPOINT_FORMAT.to_string()),
+            ("sha256".to_string(), content_digest(&dict)),
             ("epochs_done".to_string(), self.epochs_done.to_string()),
             (
                 "records".to_string(),
@@ -109,6 +106,12 @@ impl Checkpoint {
         let dict = shift_nn::load_safetensors(path)?;
         if dict.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
             return Err(bad(format!("not a resumable checkpoint (metadata format is {:?}; expected {CHECKPOINT_FORMAT:?}); use --weights for plain weights", dict.metadata.get("format"))));
+        }
+        if dict.metadata.get("sha256") != Some(&content_digest(&dict)) {
+            return Err(bad(
+                "its tensors do not match the checksum written with them: the file is damaged"
+                    .into(),
+            ));
         }
         let epochs_done = dict
             .metadata
@@ -140,4 +143,22 @@ impl Checkpoint {
             optimizer,
         })
     }
+}
+
+/// SHA-256 of every tensor's name, shape and exact values in name order: a damaged data byte
+/// would otherwise load as a silently different model.
+fn content_digest(dict: &StateDict) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (name, t) in &dict.tensors {
+        hash.update((name.len() as u64).to_le_bytes());
+        hash.update(name.as_bytes());
+        for &d in t.shape() {
+            hash.update((d as u64).to_le_bytes());
+        }
+        for v in t.iter() {
+            hash.update(v.to_bits().to_le_bytes());
+        }
+    }
+    format!("{:x}", hash.finalize())
 }

@@ -8,8 +8,17 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomic_bytes;
 use crate::TrainError;
+use std::io::Write;
+
+/// Replaces `path` atomically: temporary file in its folder, fsync, rename, fsync of the folder.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let mut file = atomic_write_file::AtomicWriteFile::open(path)
+        .map_err(|e| TrainError::io_op("create a temporary file for", path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.commit())
+        .map_err(|e| TrainError::io_op("write", path, e))
+}
 
 /// Header of `train_log.csv`.
 pub const TRAIN_LOG_HEADER: &str = "epoch,train_loss,test_loss,test_accuracy";
@@ -108,7 +117,7 @@ impl TrainLog {
 
     /// Writes the whole log to `path` atomically.
     pub fn write(&self, path: &Path) -> Result<(), TrainError> {
-        write_atomic_bytes(path, self.to_csv().as_bytes())
+        write_atomically(path, self.to_csv().as_bytes())
     }
 
     /// Reads a log written by [`TrainLog::write`] (or the reference; `\r\n` is accepted), e.g.
@@ -176,7 +185,7 @@ impl TestLog {
 
     /// Writes the log to `path` atomically.
     pub fn write(&self, path: &Path) -> Result<(), TrainError> {
-        write_atomic_bytes(path, self.to_csv().as_bytes())
+        write_atomically(path, self.to_csv().as_bytes())
     }
 }
 

@@ -34,6 +34,18 @@ impl ProgressMode {
     }
 }
 
+/// An indicatif bar over `batches` batches on stderr in [`ProgressMode::Bar`] (hidden when
+/// stderr is not a terminal), none otherwise. `template` is indicatif's.
+pub fn batch_bar(mode: ProgressMode, batches: u64, template: &str) -> Option<ProgressBar> {
+    (mode == ProgressMode::Bar).then(|| {
+        let bar = ProgressBar::with_draw_target(Some(batches), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    })
+}
+
 /// One epoch's results, for its log line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochSummary {
@@ -81,18 +93,14 @@ pub struct EpochProgress {
 impl EpochProgress {
     /// Starts an epoch of `batches` batches (`epoch` is 1-based).
     pub fn start(mode: ProgressMode, epoch: usize, epochs: usize, batches: u64) -> Self {
-        let bar = (mode == ProgressMode::Bar).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(batches), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
-                )
-                .expect("the template is valid")
-                .progress_chars("=> "),
-            );
+        let bar = batch_bar(
+            mode,
+            batches,
+            "epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
+        );
+        if let Some(bar) = &bar {
             bar.set_prefix(format!("{epoch}/{epochs}"));
-            bar
-        });
+        }
         Self {
             mode,
             bar,

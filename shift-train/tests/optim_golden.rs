@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 
 use safetensors::SafeTensors;
-use shift_train::optim::{Algorithm, GroupOptions, Optim, Optimizer, ParamRef};
+use shift_train::optim::{Algorithm, GroupOptions, Optimizer, ParamRef};
 
 const STEPS: usize = 12;
 const N: usize = 257;
@@ -90,11 +90,11 @@ impl Golden {
     }
 }
 
-fn optim(algo: Algorithm, lr: f64, wd: f64) -> Optim {
-    Optim::new(algo, vec![GroupOptions::new(lr, wd)]).unwrap()
+fn optim(algo: Algorithm, lr: f64, wd: f64) -> Optimizer {
+    Optimizer::new(algo, vec![GroupOptions::new(lr, wd)]).unwrap()
 }
 
-fn step(opt: &mut Optim, p: &mut [f32], g: &[f32]) {
+fn step(opt: &mut Optimizer, p: &mut [f32], g: &[f32]) {
     opt.step(&mut [ParamRef {
         name: "p",
         group: 0,
@@ -108,7 +108,7 @@ fn step(opt: &mut Optim, p: &mut [f32], g: &[f32]) {
 /// in any bit. A value's `scale` is the largest magnitude PyTorch's trajectory of it has had so
 /// far (start included), at least 1e-3: a value that shrinks from 1 to 0.01 keeps the
 /// absolute rounding residue of its large past, which is not an error of 1e-4 relative.
-fn errors(golden: &Golden, name: &str, mut opt: Optim) -> (f64, usize) {
+fn errors(golden: &Golden, name: &str, mut opt: Optimizer) -> (f64, usize) {
     let mut p = golden.p0();
     let mut scale: Vec<f64> = p.iter().map(|&x| f64::from(x.abs()).max(1e-3)).collect();
     let (mut worst, mut differ) = (0.0f64, 0);
@@ -124,7 +124,7 @@ fn errors(golden: &Golden, name: &str, mut opt: Optim) -> (f64, usize) {
     (worst, differ)
 }
 
-fn worst_error(golden: &Golden, name: &str, opt: Optim) -> f64 {
+fn worst_error(golden: &Golden, name: &str, opt: Optimizer) -> f64 {
     errors(golden, name, opt).0
 }
 
@@ -144,7 +144,7 @@ fn radam_eps(eps: f64) -> Algorithm {
 }
 
 /// The six recorded optimisers with the hyperparameters that reproduce them.
-fn cases() -> Vec<(&'static str, Optim)> {
+fn cases() -> Vec<(&'static str, Optimizer)> {
     vec![
         (
             "sgd_m0.9_wd1e-4_lr0.1",
@@ -255,7 +255,7 @@ fn nearby_hyperparameters_are_rejected() {
 #[test]
 fn state_round_trip_continues_bit_for_bit() {
     let golden = Golden::load();
-    let mut all: Vec<(&str, Optim)> = cases();
+    let mut all: Vec<(&str, Optimizer)> = cases();
     all.push(("rmsprop", optim(Algorithm::rmsprop(), 1e-2, 1e-4)));
     all.push(("adadelta", optim(Algorithm::adadelta(), 1.0, 1e-4)));
     for (name, fresh) in all {
@@ -294,7 +294,7 @@ fn state_round_trip_continues_bit_for_bit() {
 #[test]
 fn groups_are_independent() {
     let golden = Golden::load();
-    let mut opt = Optim::new(
+    let mut opt = Optimizer::new(
         Algorithm::adam(),
         vec![GroupOptions::new(0.0, 0.0), GroupOptions::new(1e-3, 0.0)],
     )

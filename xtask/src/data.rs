@@ -96,25 +96,15 @@ fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Writes `bytes` to `dir/name` through a temporary file in `dir`, so a reader never sees a
-/// partial file.
+/// Writes `bytes` to `dir/name` atomically (see `atomic_write_file`), so a reader never
+/// sees a partial file.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    // Temporary files are private (0600); data files are for everyone to read.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("setting permissions of {}", tmp.path().display()))?;
-    }
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    tmp.persist(dir.join(name))
-        .with_context(|| format!("renaming into {}", dir.join(name).display()))?;
-    Ok(())
+    let path = dir.join(name);
+    let mut file = atomic_write_file::AtomicWriteFile::open(&path)
+        .with_context(|| format!("creating a temporary file for {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.commit())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn mnist_present(dir: &Path) -> bool {

@@ -9,6 +9,7 @@ mod linear;
 mod norm;
 mod pool;
 mod shift;
+mod shift_l2;
 
 pub use basic::{
     add, cross_entropy, dropout, flatten, log_softmax, nll_loss, relu, reshape, weighted_sum,
@@ -20,3 +21,4 @@ pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 pub(crate) use shift::NoRng;
 pub use shift::{ps_weight, q_weight, round_fixed};
+pub use shift_l2::shift_l2;

@@ -1,7 +1,7 @@
 //! Optimisers over flat parameter slices: SGD, Adam, Adagrad, RMSprop and Adadelta as PyTorch
 //! defines them, RAdam and Ranger as the DeepShift reference does.
 //!
-//! An [`Optim`] holds the hyperparameters ([`Algorithm`]), the parameter groups
+//! An [`Optimizer`] holds the hyperparameters ([`Algorithm`]), the parameter groups
 //! ([`GroupOptions`]: learning rate and weight decay each) and, per parameter name, the state
 //! (step count and buffers such as `exp_avg`). A parameter's state is created at its first
 //! update, as PyTorch creates it at the first `step()`; a parameter never updated (no
@@ -9,8 +9,8 @@
 //! ([`Optimizer::state_tensors`]) for checkpoints; loading them back continues bit for bit.
 //!
 //! ```
-//! use shift_train::optim::{Algorithm, GroupOptions, Optim, Optimizer, ParamRef};
-//! let mut opt = Optim::new(Algorithm::sgd(0.9), vec![GroupOptions::new(0.1, 1e-4)]).unwrap();
+//! use shift_train::optim::{Algorithm, GroupOptions, Optimizer, ParamRef};
+//! let mut opt = Optimizer::new(Algorithm::sgd(0.9), vec![GroupOptions::new(0.1, 1e-4)]).unwrap();
 //! let (mut w, g) = (vec![1.0f32, -2.0], vec![0.5f32, 0.25]);
 //! opt.step(&mut [ParamRef { name: "fc.weight", group: 0, value: &mut w, grad: &g }]).unwrap();
 //! assert_eq!(w[0], 1.0 - 0.1 * (0.5 + 1e-4 * 1.0) as f32);
@@ -18,18 +18,16 @@
 
 mod algorithm;
 mod kernels;
-mod shift_l2;
 mod state;
 
 use std::collections::HashMap;
 
 pub use algorithm::Algorithm;
-pub use shift_l2::{shift_l2, shift_l2_grad};
 
 use crate::TrainError;
 
 /// Index of the group of ordinary parameters (weights, biases, BatchNorm) in optimisers built
-/// by [`build_optimizer`].
+/// by [`Optimizer::from_config`].
 pub const GROUP_OTHER: usize = 0;
 /// Index of the group of PS sign parameters (own learning rate `--lr-sign`, no weight decay).
 pub const GROUP_SIGN: usize = 1;
@@ -82,26 +80,6 @@ pub struct ParamRef<'a> {
     pub grad: &'a [f32],
 }
 
-/// What the training loop needs from an optimiser.
-pub trait Optimizer {
-    /// Updates each parameter from its gradient (PyTorch's `optimizer.step()`). Parameters
-    /// without a gradient are simply left out. All parameters are checked before any is
-    /// changed, so an error leaves values and state untouched.
-    fn step(&mut self, params: &mut [ParamRef<'_>]) -> Result<(), TrainError>;
-    /// Sets a group's learning rate (for schedules).
-    fn set_lr(&mut self, group: usize, lr: f64) -> Result<(), TrainError>;
-    /// A group's learning rate.
-    fn lr(&self, group: usize) -> Option<f64>;
-    /// The state as named `f32` vectors: `state.<param>.<buffer>`, `state.<param>.step` (the
-    /// step count; exact up to 2^24, as PyTorch's own `float32` step tensors) and one empty
-    /// marker `algorithm.<name>`. Learning rates are not included: they are configuration,
-    /// reapplied by the schedule.
-    fn state_tensors(&self) -> Vec<(String, Vec<f32>)>;
-    /// Restores state exported by [`Optimizer::state_tensors`] of an optimiser with the same
-    /// algorithm; existing state is replaced. Errors leave the optimiser unchanged.
-    fn load_state_tensors(&mut self, tensors: &[(String, Vec<f32>)]) -> Result<(), TrainError>;
-}
-
 /// Optimiser settings as the reference's command-line flags give them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimizerConfig {
@@ -117,13 +95,6 @@ pub struct OptimizerConfig {
     pub weight_decay: f64,
 }
 
-/// Builds the reference's optimiser: its defaults for `config.name` and three groups,
-/// [`GROUP_OTHER`] (`lr`, `weight_decay`), [`GROUP_SIGN`] (`lr_sign` or `lr`, no decay) and
-/// [`GROUP_SHIFT`] (`lr`, no decay).
-pub fn build_optimizer(config: &OptimizerConfig) -> Result<Box<dyn Optimizer>, TrainError> {
-    Ok(Box::new(Optim::from_config(config)?))
-}
-
 #[derive(Debug, Clone)]
 struct Slot {
     group: usize,
@@ -133,13 +104,13 @@ struct Slot {
 
 /// The optimiser: an [`Algorithm`], parameter groups and per-parameter state.
 #[derive(Debug, Clone)]
-pub struct Optim {
+pub struct Optimizer {
     algorithm: Algorithm,
     groups: Vec<GroupOptions>,
     slots: HashMap<String, Slot>,
 }
 
-impl Optim {
+impl Optimizer {
     /// An optimiser with these hyperparameters and groups (validated as PyTorch does).
     pub fn new(algorithm: Algorithm, groups: Vec<GroupOptions>) -> Result<Self, TrainError> {
         algorithm.validate()?;
@@ -156,7 +127,9 @@ impl Optim {
         })
     }
 
-    /// The reference's optimiser for command-line settings; see [`build_optimizer`].
+    /// The reference's optimiser for command-line settings: its defaults for `config.name`
+    /// and three groups, [`GROUP_OTHER`] (`lr`, `weight_decay`), [`GROUP_SIGN`] (`lr_sign` or
+    /// `lr`, no decay) and [`GROUP_SHIFT`] (`lr`, no decay).
     pub fn from_config(config: &OptimizerConfig) -> Result<Self, TrainError> {
         let algorithm = Algorithm::from_name(&config.name, config.momentum)?;
         let lr_sign = config.lr_sign.unwrap_or(config.lr);
@@ -276,8 +249,11 @@ impl Optim {
     }
 }
 
-impl Optimizer for Optim {
-    fn step(&mut self, params: &mut [ParamRef<'_>]) -> Result<(), TrainError> {
+impl Optimizer {
+    /// Updates each parameter from its gradient (PyTorch's `optimizer.step()`). Parameters
+    /// without a gradient are simply left out. All parameters are checked before any is
+    /// changed, so an error leaves values and state untouched.
+    pub fn step(&mut self, params: &mut [ParamRef<'_>]) -> Result<(), TrainError> {
         let mut seen = std::collections::HashSet::new();
         for p in params.iter() {
             self.check(p.name, p.group, p.value, p.grad)?;
@@ -294,7 +270,8 @@ impl Optimizer for Optim {
         Ok(())
     }
 
-    fn set_lr(&mut self, group: usize, lr: f64) -> Result<(), TrainError> {
+    /// Sets a group's learning rate (for schedules).
+    pub fn set_lr(&mut self, group: usize, lr: f64) -> Result<(), TrainError> {
         let g = self.group_mut(group)?;
         let new = GroupOptions { lr, ..*g };
         new.validate()?;
@@ -302,15 +279,22 @@ impl Optimizer for Optim {
         Ok(())
     }
 
-    fn lr(&self, group: usize) -> Option<f64> {
+    /// A group's learning rate.
+    pub fn lr(&self, group: usize) -> Option<f64> {
         self.groups.get(group).map(|g| g.lr)
     }
 
-    fn state_tensors(&self) -> Vec<(String, Vec<f32>)> {
+    /// The state as named `f32` vectors: `state.<param>.<buffer>`, `state.<param>.step` (the
+    /// step count; exact up to 2^24, as PyTorch's own `float32` step tensors) and one empty
+    /// marker `algorithm.<name>`. Learning rates are not included: they are configuration,
+    /// reapplied by the schedule.
+    pub fn state_tensors(&self) -> Vec<(String, Vec<f32>)> {
         state::export(self)
     }
 
-    fn load_state_tensors(&mut self, tensors: &[(String, Vec<f32>)]) -> Result<(), TrainError> {
+    /// Restores state exported by [`Optimizer::state_tensors`] of an optimiser with the same
+    /// algorithm; existing state is replaced. Errors leave the optimiser unchanged.
+    pub fn load_state_tensors(&mut self, tensors: &[(String, Vec<f32>)]) -> Result<(), TrainError> {
         state::import(self, tensors)
     }
 }

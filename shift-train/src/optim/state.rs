@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Optim, Slot};
+use super::{Optimizer, Slot};
 use crate::TrainError;
 
 const MARKER: &str = "algorithm.";
@@ -10,7 +10,7 @@ const STATE: &str = "state.";
 /// Largest step count an `f32` holds exactly.
 const MAX_EXACT_STEP: u64 = 1 << 24;
 
-pub(super) fn export(opt: &Optim) -> Vec<(String, Vec<f32>)> {
+pub(super) fn export(opt: &Optimizer) -> Vec<(String, Vec<f32>)> {
     let names = opt.algorithm.buffer_names();
     let mut out = vec![(format!("{MARKER}{}", opt.algorithm.name()), Vec::new())];
     let sorted: BTreeMap<_, _> = opt.slots.iter().collect();
@@ -39,7 +39,7 @@ fn count(name: &str, v: &[f32], limit: u64) -> Result<u64, TrainError> {
 }
 
 pub(super) fn import<'t>(
-    opt: &mut Optim,
+    opt: &mut Optimizer,
     tensors: &'t [(String, Vec<f32>)],
 ) -> Result<(), TrainError> {
     let algo = opt.algorithm.name();

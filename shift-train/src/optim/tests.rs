@@ -22,7 +22,7 @@ fn grads(steps: usize, n: usize) -> Vec<Vec<f32>> {
 
 const P0: [f32; 5] = [0.5, -1.25, 0.0, 2.0, -0.03125];
 
-fn run(opt: &mut Optim, gs: &[Vec<f32>]) -> Vec<f32> {
+fn run(opt: &mut Optimizer, gs: &[Vec<f32>]) -> Vec<f32> {
     let mut p = P0.to_vec();
     for g in gs {
         opt.update("p", 0, &mut p, g).unwrap();
@@ -37,8 +37,8 @@ fn assert_close(got: &[f32], want: &[f64], what: &str) {
     }
 }
 
-fn optim(algo: Algorithm, lr: f64, wd: f64) -> Optim {
-    Optim::new(algo, vec![GroupOptions::new(lr, wd)]).unwrap()
+fn optim(algo: Algorithm, lr: f64, wd: f64) -> Optimizer {
+    Optimizer::new(algo, vec![GroupOptions::new(lr, wd)]).unwrap()
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn state_round_trip_continues_bit_for_bit() {
     let gs = grads(16, P0.len());
     for algo in all_algorithms() {
         let groups = vec![GroupOptions::new(0.01, 1e-3), GroupOptions::new(0.02, 0.0)];
-        let mut whole = Optim::new(algo.clone(), groups.clone()).unwrap();
+        let mut whole = Optimizer::new(algo.clone(), groups.clone()).unwrap();
         let (mut a, mut b) = (P0.to_vec(), P0.to_vec());
         for g in &gs {
             let mut refs = [
@@ -290,14 +290,14 @@ fn state_round_trip_continues_bit_for_bit() {
             whole.step(&mut refs).unwrap();
         }
         // The same run, interrupted after 7 steps and resumed from exported state.
-        let mut first = Optim::new(algo.clone(), groups.clone()).unwrap();
+        let mut first = Optimizer::new(algo.clone(), groups.clone()).unwrap();
         let (mut a2, mut b2) = (P0.to_vec(), P0.to_vec());
         for g in &gs[..7] {
             first.update("a", 0, &mut a2, g).unwrap();
             first.update("layer.b", 1, &mut b2, g).unwrap();
         }
         let saved = first.state_tensors();
-        let mut resumed = Optim::new(algo.clone(), groups).unwrap();
+        let mut resumed = Optimizer::new(algo.clone(), groups).unwrap();
         resumed.load_state_tensors(&saved).unwrap();
         assert_eq!(resumed.param_step("layer.b"), Some(7));
         for g in &gs[7..] {
@@ -436,7 +436,7 @@ fn step_checks_every_parameter_before_changing_any() {
             ..
         })
     ));
-    let mut o2 = Optim::new(Algorithm::adam(), vec![GroupOptions::new(0.1, 0.0); 2]).unwrap();
+    let mut o2 = Optimizer::new(Algorithm::adam(), vec![GroupOptions::new(0.1, 0.0); 2]).unwrap();
     o2.update("a", 0, &mut a, &[0.5; 3]).unwrap();
     assert!(matches!(
         o2.update("a", 1, &mut a, &[0.5; 3]),
@@ -472,7 +472,7 @@ fn groups_learning_rates_and_the_reference_layout() {
         momentum: 0.9,
         weight_decay: 1e-4,
     };
-    let mut o = Optim::from_config(&config).unwrap();
+    let mut o = Optimizer::from_config(&config).unwrap();
     assert_eq!(o.algorithm(), &Algorithm::sgd(0.9));
     assert_eq!(
         o.groups(),
@@ -500,11 +500,11 @@ fn groups_learning_rates_and_the_reference_layout() {
     let mut s = [1.0f32];
     o.update("fc.sign", GROUP_SIGN, &mut s, &[1.0]).unwrap();
     assert_eq!(s[0], 1.0 - 0.5);
-    let b = build_optimizer(&OptimizerConfig {
+    let b = Optimizer::from_config(&OptimizerConfig {
         lr_sign: None,
         ..config
     })
     .unwrap();
     assert_eq!(b.lr(GROUP_SIGN), Some(0.1));
-    assert!(Optim::new(Algorithm::adam(), vec![]).is_err());
+    assert!(Optimizer::new(Algorithm::adam(), vec![]).is_err());
 }
