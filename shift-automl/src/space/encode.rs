@@ -28,7 +28,7 @@ impl ConfigSpace {
     pub fn encode(&self, c: &Configuration) -> Vec<f64> {
         self.hps
             .iter()
-            .map(|h| c.get(h.name()).map_or(f64::NAN, |v| h.to_unit(v)))
+            .map(|h| c.get(h.name()).map_or(f64::NAN, |v| h.unit_of(v)))
             .collect()
     }
 
@@ -51,7 +51,7 @@ impl ConfigSpace {
             Ok(if v[i].is_nan() {
                 h.default_value()
             } else {
-                h.from_unit(v[i])
+                h.value_at(v[i])
             })
         })?;
         match self.violated(c.as_map()) {
@@ -118,11 +118,11 @@ impl ConfigSpace {
         let current = c.get(h.name())?;
         let new = match h.kind() {
             HpKind::Float { .. } | HpKind::Int { .. } => {
-                let u = h.to_unit(current);
+                let u = h.unit_of(current);
                 let normal = Normal::new(0.0, NEIGHBOUR_STDEV).ok()?;
                 let stepped = (0..STEP_TRIES).find_map(|_| {
                     let w = u + normal.sample(rng);
-                    let v = h.from_unit(w);
+                    let v = h.value_at(w);
                     ((0.0..=1.0).contains(&w) && !v.matches(current)).then_some(v)
                 });
                 match (stepped, h.kind()) {

@@ -208,7 +208,8 @@ impl Hyperparameter {
     /// The default value: the explicit one, else ConfigSpace's rule: the middle of a range
     /// (the geometric middle in log space, rounded half to even for integers, as NumPy's
     /// `rint`), a categorical's most heavily weighted choice (the first when unweighted or tied),
-    /// an ordinal's first item, a constant's value.
+    /// an ordinal's first item, a constant's value. (An empty list of choices, which
+    /// [`Hyperparameter::check`] rejects, gives `Value::Int(0)` rather than a panic.)
     pub fn default_value(&self) -> Value {
         if let Some(v) = &self.default {
             return self.canonical(v).unwrap_or_else(|| v.clone());
@@ -445,8 +446,9 @@ impl Hyperparameter {
     }
 
     /// Draws a value from the prior: uniform (log-uniform with `log`), a categorical by its
-    /// weights. Assumes [`Hyperparameter::check`] passed.
-    pub fn sample(&self, rng: &mut impl Rng) -> Value {
+    /// weights. Crate-private because it relies on [`Hyperparameter::check`] having passed
+    /// (non-empty choices), which [`ConfigSpace::add`](super::ConfigSpace::add) guarantees.
+    pub(crate) fn sample(&self, rng: &mut impl Rng) -> Value {
         match &self.kind {
             HpKind::Float { lower, upper, log } => {
                 let x = if *log {
@@ -461,7 +463,7 @@ impl Hyperparameter {
                 if *log {
                     // Through the unit encoding, so that a sampler drawing uniformly in the
                     // unit cube has the same prior as this method.
-                    self.from_unit(rng.gen::<f64>())
+                    self.value_at(rng.gen::<f64>())
                 } else {
                     Value::Int(rng.gen_range(*lower..=*upper))
                 }
@@ -497,18 +499,18 @@ impl Hyperparameter {
 
     /// The value's position in `[0, 1]` (see [`ConfigSpace::encode`](super::ConfigSpace::encode));
     /// NaN when the value is not legal.
-    pub fn to_unit(&self, v: &Value) -> f64 {
+    pub(crate) fn unit_of(&self, v: &Value) -> f64 {
         let Some(v) = self.canonical(v) else {
             return f64::NAN;
         };
         match &self.kind {
             HpKind::Float { lower, upper, log } => {
                 let x = v.as_f64().unwrap_or(f64::NAN);
-                unit(x, *lower, *upper, *log)
+                scale_to_unit(x, *lower, *upper, *log)
             }
             HpKind::Int { lower, upper, log } => {
                 let x = v.as_f64().unwrap_or(f64::NAN);
-                unit(x, *lower as f64, *upper as f64, *log)
+                scale_to_unit(x, *lower as f64, *upper as f64, *log)
             }
             HpKind::Categorical { choices: items, .. } | HpKind::Ordinal { sequence: items } => {
                 let i = items.iter().position(|c| c.matches(&v)).unwrap_or(0);
@@ -523,15 +525,16 @@ impl Hyperparameter {
     }
 
     /// The value at position `u` of `[0, 1]` (clamped into it), the inverse of
-    /// [`Hyperparameter::to_unit`] up to rounding for integers and choices. `u` must not be NaN.
-    pub fn from_unit(&self, u: f64) -> Value {
+    /// [`Hyperparameter::unit_of`] up to rounding for integers and choices. `u` must not be NaN,
+    /// and the definition must have passed [`Hyperparameter::check`] (non-empty choices).
+    pub(crate) fn value_at(&self, u: f64) -> Value {
         let u = u.clamp(0.0, 1.0);
         match &self.kind {
             HpKind::Float { lower, upper, log } => {
-                Value::Float(from_unit(u, *lower, *upper, *log).clamp(*lower, *upper))
+                Value::Float(scale_from_unit(u, *lower, *upper, *log).clamp(*lower, *upper))
             }
             HpKind::Int { lower, upper, log } => {
-                let x = from_unit(u, *lower as f64, *upper as f64, *log).round() as i64;
+                let x = scale_from_unit(u, *lower as f64, *upper as f64, *log).round() as i64;
                 Value::Int(x.clamp(*lower, *upper))
             }
             HpKind::Categorical { choices: items, .. } | HpKind::Ordinal { sequence: items } => {
@@ -543,7 +546,7 @@ impl Hyperparameter {
     }
 }
 
-fn unit(x: f64, lo: f64, hi: f64, log: bool) -> f64 {
+fn scale_to_unit(x: f64, lo: f64, hi: f64, log: bool) -> f64 {
     if log {
         (x.ln() - lo.ln()) / (hi.ln() - lo.ln())
     } else {
@@ -551,7 +554,7 @@ fn unit(x: f64, lo: f64, hi: f64, log: bool) -> f64 {
     }
 }
 
-fn from_unit(u: f64, lo: f64, hi: f64, log: bool) -> f64 {
+fn scale_from_unit(u: f64, lo: f64, hi: f64, log: bool) -> f64 {
     if log {
         (lo.ln() + u * (hi.ln() - lo.ln())).exp()
     } else {
