@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use shift_data::{Cifar, DataError, Dataset, ImageFolder, Mnist, MnistKind, Split};
-use shift_nn::models::Dataset as Zoo;
+use shift_nn::models::DataDomain;
 use shift_train::{LrSchedule, OptimizerConfig};
 
 use crate::args::{CommonArgs, ImageArgs, ImagenetArgs, MnistArgs, MnistType, OptimizerName};
@@ -151,7 +151,7 @@ pub fn mnist_task(args: &MnistArgs) -> Result<Task> {
     });
     Ok(Task {
         dataset: "mnist",
-        zoo: Zoo::Mnist,
+        zoo: DataDomain::Mnist,
         arch: arch.to_string(),
         hyper: resolve(common, &mnist_defaults(), true)?,
         // mnist.py converts with `convert_weights=True`: shift layers start from the freshly
@@ -214,7 +214,7 @@ pub fn cifar10_task(args: &ImageArgs) -> Result<Task> {
     });
     Ok(Task {
         dataset: "cifar10",
-        zoo: Zoo::Cifar10,
+        zoo: DataDomain::Cifar10,
         arch: arch_or_default(args),
         hyper: resolve(common, &cifar10_defaults(), args.lr_schedule)?,
         // cifar10.py passes `convert_weights = (args.pretrained != "none" or args.weights)`
@@ -274,7 +274,7 @@ pub fn imagenet_task(args: &ImagenetArgs) -> Result<Task> {
     });
     Ok(Task {
         dataset: "imagenet",
-        zoo: Zoo::Imagenet,
+        zoo: DataDomain::Imagenet,
         arch: arch_or_default(image),
         hyper: resolve(&image.common, &imagenet_defaults(), image.lr_schedule)?,
         // imagenet.py passes `convert_weights = args.pretrained or args.weights`: from scratch,

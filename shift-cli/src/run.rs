@@ -17,7 +17,7 @@ use shift_nn::{
 use shift_train::{evaluate, Checkpoint, EnergyHook, ProgressMode, TestLog, TrainConfig, Trainer};
 
 use crate::args::CommonArgs;
-use crate::task::{model_outputs, Task};
+use crate::task::Task;
 
 /// The output folder's last component, after the reference's `shift_0` / `shift_ps` naming:
 /// `shift_0` for the float model, otherwise type, depth and weight bits (and activation bits
@@ -161,7 +161,7 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
     )?;
     // The data is opened before anything is written, so a wrong path leaves no folder behind.
     let data = (task.open)(!common.evaluate)?;
-    let outputs = model_outputs(task.zoo);
+    let outputs = model.num_classes();
     for set in std::iter::once(&data.test).chain(data.train.as_ref()) {
         if set.num_classes() > outputs {
             bail!(

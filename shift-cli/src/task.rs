@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use shift_data::{Dataset, Split};
-use shift_nn::models::Dataset as Zoo;
+use shift_nn::models::DataDomain;
 use shift_train::{LrSchedule, OptimizerConfig};
 
 /// The training hyperparameters of a run: the flags given, the defaults for the rest.
@@ -52,7 +52,7 @@ pub struct Task {
     /// Folder under `--model-dir` (`mnist`, `cifar10`, `imagenet`).
     pub dataset: &'static str,
     /// Which model zoo the architecture comes from.
-    pub zoo: Zoo,
+    pub zoo: DataDomain,
     /// Architecture name for [`build_model`] (`linear`, `resnet20`, ...).
     pub arch: String,
     /// Training hyperparameters, flags and defaults resolved.
@@ -61,12 +61,4 @@ pub struct Task {
     pub convert_from_scratch: bool,
     /// Opens the data (the flag: whether the training split is needed).
     pub open: OpenData,
-}
-
-/// Outputs of the zoo's models for `zoo`.
-pub fn model_outputs(zoo: Zoo) -> usize {
-    match zoo {
-        Zoo::Mnist | Zoo::Cifar10 => 10,
-        Zoo::Imagenet => 1000,
-    }
 }

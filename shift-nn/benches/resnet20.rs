@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
-use shift_nn::models::{build_model, Dataset};
+use shift_nn::models::{build_model, DataDomain};
 use shift_nn::{
     convert_to_shift, named_params, no_grad, zero_grad, Ctx, LinearRule, ShiftOptions, Tensor, Var,
 };
@@ -25,7 +25,7 @@ fn bench(c: &mut Criterion) {
             "resnet20/{}",
             variant.map_or("float".to_string(), |v| format!("{v:?}"))
         );
-        let mut model = build_model(Dataset::Cifar10, "resnet20", &mut rng).unwrap();
+        let mut model = build_model(DataDomain::Cifar10, "resnet20", &mut rng).unwrap();
         if let Some(ty) = variant {
             let opts = ShiftOptions {
                 shift_type: ty,

@@ -140,7 +140,8 @@ impl LayerShape {
         }
     }
 
-    fn out_dim(&self) -> usize {
+    /// Output features (Linear) or output channels (Conv2d).
+    pub fn out_dim(&self) -> usize {
         self.weight_shape()[0]
     }
 

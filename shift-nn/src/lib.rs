@@ -9,9 +9,10 @@
 //!   weights to and from PyTorch with its names and layouts.
 //! - [`BatchNorm2d`] keeps its running statistics in [`Buffer`]s; [`named_buffers`] lists
 //!   them and state dicts carry them (`num_batches_tracked` as int64, as PyTorch).
-//! - [`models::build_model`] builds the zoo by dataset and name (MNIST `linear`/`conv`,
-//!   CIFAR-10 ResNets, MobileNetV2, VGG; torchvision's ResNet-18/34/50, VGG-16, AlexNet,
-//!   MobileNetV2), each with PyTorch's parameter names, order and count.
+//! - [`models::build_model`] builds the zoo by [`models::DataDomain`] and name (MNIST
+//!   `linear`/`conv`, CIFAR-10 ResNets, MobileNetV2, VGG; torchvision's ResNet-18/34/50,
+//!   VGG-16, AlexNet, MobileNetV2), each with PyTorch's parameter names, order and count; a
+//!   model reports its class count ([`Model::num_classes`]).
 //!
 //! Benches: `benches/train_step.rs` (the MNIST models) and `benches/resnet20.rs` (CIFAR-10
 //! ResNet-20), one training step and one inference pass each, float / Q / PS, to compare

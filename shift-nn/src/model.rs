@@ -20,6 +20,14 @@ pub trait Model {
     fn layers_mut(&mut self) -> Vec<(String, &mut WeightLayer)>;
     /// The architecture's name (`simple_conv`, `resnet20`, ...).
     fn arch(&self) -> &str;
+    /// The number of classes the model outputs: the output width of its last weight layer in
+    /// registration order (the classifier in every model of the zoo, built with its domain's
+    /// [`crate::models::DataDomain::num_classes`]). 0 for a model without weight layers.
+    fn num_classes(&self) -> usize {
+        self.layers()
+            .last()
+            .map_or(0, |(_, layer)| layer.shape.out_dim())
+    }
     /// Every module that owns parameters or buffers (weight layers and batch norms), with its
     /// PyTorch name, in registration order. The default lists [`Model::layers`], which is
     /// right for models without batch norm.

@@ -7,7 +7,7 @@ use common::rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use shift_core::{FixedPoint, Rounding, ShiftType};
-use shift_nn::models::{build_model, Dataset};
+use shift_nn::models::{build_model, DataDomain};
 use shift_nn::{
     convert_to_shift, load_safetensors, load_state_dict, named_buffers, named_params, no_grad,
     param_count, rounded_state_dict, save_safetensors, state_dict, Ctx, LinearRule, NnError,
@@ -23,26 +23,26 @@ fn eval_ctx() -> Ctx {
 
 /// `sum(p.numel() for p in model.parameters())` in PyTorch 2.15 / torchvision 0.29 (the
 /// CIFAR-10 models as defined by the reference's `cifar10_models`).
-const COUNTS: &[(Dataset, &str, usize)] = &[
-    (Dataset::Mnist, "linear", 669_706),
-    (Dataset::Mnist, "conv", 431_080),
-    (Dataset::Cifar10, "resnet20", 269_722),
-    (Dataset::Cifar10, "resnet32", 464_154),
-    (Dataset::Cifar10, "resnet44", 658_586),
-    (Dataset::Cifar10, "resnet56", 853_018),
-    (Dataset::Cifar10, "resnet110", 1_727_962),
-    (Dataset::Cifar10, "resnet18", 11_173_962),
-    (Dataset::Cifar10, "resnet34", 21_282_122),
-    (Dataset::Cifar10, "resnet50", 23_520_842),
-    (Dataset::Cifar10, "mobilenetv2", 2_296_922),
-    (Dataset::Cifar10, "vgg16", 14_724_042),
-    (Dataset::Cifar10, "vgg19", 20_035_018),
-    (Dataset::Imagenet, "resnet18", 11_689_512),
-    (Dataset::Imagenet, "resnet34", 21_797_672),
-    (Dataset::Imagenet, "resnet50", 25_557_032),
-    (Dataset::Imagenet, "vgg16", 138_357_544),
-    (Dataset::Imagenet, "alexnet", 61_100_840),
-    (Dataset::Imagenet, "mobilenet_v2", 3_504_872),
+const COUNTS: &[(DataDomain, &str, usize)] = &[
+    (DataDomain::Mnist, "linear", 669_706),
+    (DataDomain::Mnist, "conv", 431_080),
+    (DataDomain::Cifar10, "resnet20", 269_722),
+    (DataDomain::Cifar10, "resnet32", 464_154),
+    (DataDomain::Cifar10, "resnet44", 658_586),
+    (DataDomain::Cifar10, "resnet56", 853_018),
+    (DataDomain::Cifar10, "resnet110", 1_727_962),
+    (DataDomain::Cifar10, "resnet18", 11_173_962),
+    (DataDomain::Cifar10, "resnet34", 21_282_122),
+    (DataDomain::Cifar10, "resnet50", 23_520_842),
+    (DataDomain::Cifar10, "mobilenetv2", 2_296_922),
+    (DataDomain::Cifar10, "vgg16", 14_724_042),
+    (DataDomain::Cifar10, "vgg19", 20_035_018),
+    (DataDomain::Imagenet, "resnet18", 11_689_512),
+    (DataDomain::Imagenet, "resnet34", 21_797_672),
+    (DataDomain::Imagenet, "resnet50", 25_557_032),
+    (DataDomain::Imagenet, "vgg16", 138_357_544),
+    (DataDomain::Imagenet, "alexnet", 61_100_840),
+    (DataDomain::Imagenet, "mobilenet_v2", 3_504_872),
 ];
 
 #[test]
@@ -50,8 +50,13 @@ fn parameter_counts_match_pytorch() {
     for &(dataset, arch, count) in COUNTS {
         let model = build_model(dataset, arch, &mut rng()).unwrap();
         assert_eq!(param_count(model.as_ref()), count, "{dataset:?} {arch}");
+        assert_eq!(
+            model.num_classes(),
+            dataset.num_classes(),
+            "{dataset:?} {arch}"
+        );
     }
-    for dataset in [Dataset::Mnist, Dataset::Cifar10, Dataset::Imagenet] {
+    for dataset in [DataDomain::Mnist, DataDomain::Cifar10, DataDomain::Imagenet] {
         let listed = COUNTS.iter().filter(|c| c.0 == dataset).count();
         assert_eq!(
             listed,
@@ -61,7 +66,7 @@ fn parameter_counts_match_pytorch() {
     }
 }
 
-fn forward_shape(dataset: Dataset, arch: &str, batch: usize) -> Vec<usize> {
+fn forward_shape(dataset: DataDomain, arch: &str, batch: usize) -> Vec<usize> {
     let model = build_model(dataset, arch, &mut rng()).unwrap();
     let [c, h, w] = dataset.input_shape();
     let x = Var::constant(Tensor::from_elem(vec![batch, c, h, w], 0.5));
@@ -72,16 +77,20 @@ fn forward_shape(dataset: Dataset, arch: &str, batch: usize) -> Vec<usize> {
 
 #[test]
 fn cifar_forward_shapes() {
-    for arch in Dataset::Cifar10.archs() {
-        assert_eq!(forward_shape(Dataset::Cifar10, arch, 2), [2, 10], "{arch}");
+    for arch in DataDomain::Cifar10.archs() {
+        assert_eq!(
+            forward_shape(DataDomain::Cifar10, arch, 2),
+            [2, 10],
+            "{arch}"
+        );
     }
 }
 
 #[test]
 fn imagenet_forward_shapes() {
-    for arch in Dataset::Imagenet.archs() {
+    for arch in DataDomain::Imagenet.archs() {
         assert_eq!(
-            forward_shape(Dataset::Imagenet, arch, 1),
+            forward_shape(DataDomain::Imagenet, arch, 1),
             [1, 1000],
             "{arch}"
         );
@@ -90,22 +99,22 @@ fn imagenet_forward_shapes() {
 
 #[test]
 fn unknown_architectures_are_config_errors() {
-    let e = build_model(Dataset::Cifar10, "resnet21", &mut rng())
+    let e = build_model(DataDomain::Cifar10, "resnet21", &mut rng())
         .err()
         .unwrap();
     assert!(
         matches!(e, NnError::Config(_)) && e.to_string().contains("resnet20"),
         "{e}"
     );
-    assert!(build_model(Dataset::Imagenet, "mobilenetv2", &mut rng()).is_err());
-    assert!(build_model(Dataset::Mnist, "resnet18", &mut rng()).is_err());
-    assert_eq!(Dataset::Mnist.linear_rule("linear"), LinearRule::Count);
+    assert!(build_model(DataDomain::Imagenet, "mobilenetv2", &mut rng()).is_err());
+    assert!(build_model(DataDomain::Mnist, "resnet18", &mut rng()).is_err());
+    assert_eq!(DataDomain::Mnist.linear_rule("linear"), LinearRule::Count);
     assert_eq!(
-        Dataset::Mnist.linear_rule("conv"),
+        DataDomain::Mnist.linear_rule("conv"),
         LinearRule::AlwaysConvert
     );
     assert_eq!(
-        Dataset::Cifar10.linear_rule("resnet20"),
+        DataDomain::Cifar10.linear_rule("resnet20"),
         LinearRule::AlwaysConvert
     );
 }
@@ -121,7 +130,7 @@ fn options(shift_type: ShiftType) -> ShiftOptions {
 
 #[test]
 fn resnet20_conversion_counts_convolutions_from_the_end() {
-    let mut model = build_model(Dataset::Cifar10, "resnet20", &mut rng()).unwrap();
+    let mut model = build_model(DataDomain::Cifar10, "resnet20", &mut rng()).unwrap();
     let n = convert_to_shift(
         model.as_mut(),
         3,
@@ -198,7 +207,7 @@ fn resnet20_conversion_counts_convolutions_from_the_end() {
 
 #[test]
 fn batch_norm_buffers_round_trip_through_safetensors_as_int64_counters() {
-    let model = build_model(Dataset::Cifar10, "resnet20", &mut rng()).unwrap();
+    let model = build_model(DataDomain::Cifar10, "resnet20", &mut rng()).unwrap();
     let x = Var::constant(Tensor::from_shape_fn(vec![4, 3, 32, 32], |i| {
         (i[0] + 2 * i[1] + i[2] * i[3]) as f32 * 0.01
     }));
@@ -228,7 +237,7 @@ fn batch_norm_buffers_round_trip_through_safetensors_as_int64_counters() {
     );
 
     let other = build_model(
-        Dataset::Cifar10,
+        DataDomain::Cifar10,
         "resnet20",
         &mut ChaCha8Rng::seed_from_u64(9),
     )

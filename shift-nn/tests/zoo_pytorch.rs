@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::rel_err;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shift_nn::models::{build_model, Dataset};
+use shift_nn::models::{build_model, DataDomain};
 use shift_nn::ops::cross_entropy;
 use shift_nn::{
     load_state_dict, named_buffers, named_params, parse_safetensors, state_dict, zero_grad, Ctx,
@@ -94,7 +94,7 @@ fn close_probes(what: &str, got: &[f64], want: &Tensor, stable: Option<&Tensor>)
     checked
 }
 
-fn check(dataset: Dataset, ds: &str, arch: &str) {
+fn check(dataset: DataDomain, ds: &str, arch: &str) {
     let reference = parse_safetensors(FIXTURE, "zoo_reference.safetensors").unwrap();
     let key = format!("{ds}.{arch}");
     let model = build_model(dataset, arch, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
@@ -210,34 +210,34 @@ fn check(dataset: Dataset, ds: &str, arch: &str) {
 #[test]
 fn cifar_resnets_option_a() {
     for arch in ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"] {
-        check(Dataset::Cifar10, "cifar10", arch);
+        check(DataDomain::Cifar10, "cifar10", arch);
     }
 }
 
 #[test]
 fn cifar_resnets_option_b() {
     for arch in ["resnet18", "resnet34", "resnet50"] {
-        check(Dataset::Cifar10, "cifar10", arch);
+        check(DataDomain::Cifar10, "cifar10", arch);
     }
 }
 
 #[test]
 fn cifar_mobilenet_and_vgg() {
     for arch in ["mobilenetv2", "vgg16", "vgg19"] {
-        check(Dataset::Cifar10, "cifar10", arch);
+        check(DataDomain::Cifar10, "cifar10", arch);
     }
 }
 
 #[test]
 fn imagenet_resnets() {
     for arch in ["resnet18", "resnet34", "resnet50"] {
-        check(Dataset::Imagenet, "imagenet", arch);
+        check(DataDomain::Imagenet, "imagenet", arch);
     }
 }
 
 #[test]
 fn imagenet_vgg_alexnet_mobilenet() {
     for arch in ["mobilenet_v2", "alexnet", "vgg16"] {
-        check(Dataset::Imagenet, "imagenet", arch);
+        check(DataDomain::Imagenet, "imagenet", arch);
     }
 }

@@ -2,6 +2,7 @@
 
 use rand::Rng;
 
+use super::DataDomain;
 use crate::error::NnError;
 use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::Model;
@@ -26,7 +27,7 @@ impl MnistLinear {
         Self {
             fc1: WeightLayer::linear(784, 512, true, rng),
             fc2: WeightLayer::linear(512, 512, true, rng),
-            fc3: WeightLayer::linear(512, 10, true, rng),
+            fc3: WeightLayer::linear(512, DataDomain::Mnist.num_classes(), true, rng),
         }
     }
 }
@@ -89,7 +90,7 @@ impl MnistConv {
             conv1: WeightLayer::conv2d(Conv2dSpec::new(1, 20, 5), rng),
             conv2: WeightLayer::conv2d(Conv2dSpec::new(20, 50, 5), rng),
             fc1: WeightLayer::linear(800, 500, true, rng),
-            fc2: WeightLayer::linear(500, 10, true, rng),
+            fc2: WeightLayer::linear(500, DataDomain::Mnist.num_classes(), true, rng),
         }
     }
 }

@@ -4,6 +4,7 @@
 use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Visit};
+use super::DataDomain;
 use crate::error::NnError;
 use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
@@ -147,7 +148,7 @@ impl CifarMobileNetV2 {
                 rng,
             ),
             bn2: BatchNorm2d::new(1280),
-            linear: linear(1280, 10, Init::Default, rng),
+            linear: linear(1280, DataDomain::Cifar10.num_classes(), Init::Default, rng),
         }
     }
 

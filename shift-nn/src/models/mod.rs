@@ -12,11 +12,13 @@
 //! log-probabilities changes nothing).
 
 pub(crate) mod blocks;
+mod domain;
 mod mnist;
 mod mobilenet;
 mod resnet;
 mod seqnet;
 
+pub use domain::DataDomain;
 pub use mnist::{MnistConv, MnistLinear};
 pub use mobilenet::CifarMobileNetV2;
 pub use resnet::ResNet;
@@ -25,7 +27,7 @@ pub use seqnet::SeqNet;
 use rand::Rng;
 
 use crate::error::NnError;
-use crate::model::{LinearRule, Model};
+use crate::model::Model;
 
 /// Builds an MNIST model by the reference's `--type` name (`linear` or `conv`).
 pub fn mnist_model(model_type: &str, rng: &mut impl Rng) -> Result<Box<dyn Model>, NnError> {
@@ -38,88 +40,27 @@ pub fn mnist_model(model_type: &str, rng: &mut impl Rng) -> Result<Box<dyn Model
     }
 }
 
-/// The dataset a model is built for (it fixes the input size, the class count and which
-/// architecture a name means).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dataset {
-    /// 1x28x28, 10 classes.
-    Mnist,
-    /// 3x32x32, 10 classes.
-    Cifar10,
-    /// 3x224x224, 1000 classes.
-    Imagenet,
-}
-
-impl Dataset {
-    /// The architecture names [`build_model`] accepts for this dataset.
-    pub fn archs(self) -> &'static [&'static str] {
-        match self {
-            Dataset::Mnist => &["linear", "conv"],
-            Dataset::Cifar10 => &[
-                "resnet20",
-                "resnet32",
-                "resnet44",
-                "resnet56",
-                "resnet110",
-                "resnet18",
-                "resnet34",
-                "resnet50",
-                "mobilenetv2",
-                "vgg16",
-                "vgg19",
-            ],
-            Dataset::Imagenet => &[
-                "resnet18",
-                "resnet34",
-                "resnet50",
-                "vgg16",
-                "alexnet",
-                "mobilenet_v2",
-            ],
-        }
-    }
-
-    /// The shape of one input image, `[C, H, W]`.
-    pub fn input_shape(self) -> [usize; 3] {
-        match self {
-            Dataset::Mnist => [1, 28, 28],
-            Dataset::Cifar10 => [3, 32, 32],
-            Dataset::Imagenet => [3, 224, 224],
-        }
-    }
-
-    /// How [`crate::convert_to_shift`] treats Linear layers for `arch`: they count toward the
-    /// depth only for MNIST `linear`; everywhere else they are always converted.
-    pub fn linear_rule(self, arch: &str) -> LinearRule {
-        if self == Dataset::Mnist && arch == "linear" {
-            LinearRule::Count
-        } else {
-            LinearRule::AlwaysConvert
-        }
-    }
-}
-
-/// Builds `arch` for `dataset` with its PyTorch initialisation drawn from `rng`. Unknown
+/// Builds `arch` for `domain` with its PyTorch initialisation drawn from `rng`. Unknown
 /// names are a [`NnError::Config`] listing the known ones.
 pub fn build_model(
-    dataset: Dataset,
+    domain: DataDomain,
     arch: &str,
     rng: &mut impl Rng,
 ) -> Result<Box<dyn Model>, NnError> {
-    if !dataset.archs().contains(&arch) {
+    if !domain.archs().contains(&arch) {
         return Err(NnError::Config(format!(
-            "unknown {dataset:?} architecture `{arch}`: use one of {}",
-            dataset.archs().join(", ")
+            "unknown {domain:?} architecture `{arch}`: use one of {}",
+            domain.archs().join(", ")
         )));
     }
-    Ok(match (dataset, arch) {
-        (Dataset::Mnist, _) => return mnist_model(arch, rng),
-        (Dataset::Cifar10, "mobilenetv2") => Box::new(CifarMobileNetV2::new(rng)),
-        (Dataset::Cifar10, "vgg16" | "vgg19") => Box::new(SeqNet::cifar_vgg(arch, rng)?),
-        (Dataset::Cifar10, _) => Box::new(ResNet::cifar(arch, rng)?),
-        (Dataset::Imagenet, "vgg16") => Box::new(SeqNet::vgg16(rng)),
-        (Dataset::Imagenet, "alexnet") => Box::new(SeqNet::alexnet(rng)),
-        (Dataset::Imagenet, "mobilenet_v2") => Box::new(SeqNet::mobilenet_v2(rng)),
-        (Dataset::Imagenet, _) => Box::new(ResNet::imagenet(arch, rng)?),
+    Ok(match (domain, arch) {
+        (DataDomain::Mnist, _) => return mnist_model(arch, rng),
+        (DataDomain::Cifar10, "mobilenetv2") => Box::new(CifarMobileNetV2::new(rng)),
+        (DataDomain::Cifar10, "vgg16" | "vgg19") => Box::new(SeqNet::cifar_vgg(arch, rng)?),
+        (DataDomain::Cifar10, _) => Box::new(ResNet::cifar(arch, rng)?),
+        (DataDomain::Imagenet, "vgg16") => Box::new(SeqNet::vgg16(rng)),
+        (DataDomain::Imagenet, "alexnet") => Box::new(SeqNet::alexnet(rng)),
+        (DataDomain::Imagenet, "mobilenet_v2") => Box::new(SeqNet::mobilenet_v2(rng)),
+        (DataDomain::Imagenet, _) => Box::new(ResNet::imagenet(arch, rng)?),
     })
 }

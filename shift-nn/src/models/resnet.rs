@@ -4,6 +4,7 @@
 use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Visit};
+use super::DataDomain;
 use crate::error::NnError;
 use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
@@ -210,6 +211,7 @@ impl ResNet {
     /// The reference's CIFAR-10 `resnet20/32/44/56/110` (option A, `6n + 2` layers) or
     /// `resnet18/34/50` (projection shortcuts, 3x3 stem, `avg_pool2d(4)`).
     pub fn cifar(arch: &str, rng: &mut impl Rng) -> Result<Self, NnError> {
+        let classes = DataDomain::Cifar10.num_classes();
         let n = match arch {
             "resnet20" => 3,
             "resnet32" => 5,
@@ -218,7 +220,14 @@ impl ResNet {
             "resnet110" => 18,
             _ => {
                 let (kind, counts) = deep_config(arch)?;
-                return Ok(Self::build(arch, Family::CifarB, kind, &counts, 10, rng));
+                return Ok(Self::build(
+                    arch,
+                    Family::CifarB,
+                    kind,
+                    &counts,
+                    classes,
+                    rng,
+                ));
             }
         };
         Ok(Self::build(
@@ -226,7 +235,7 @@ impl ResNet {
             Family::CifarA,
             BlockKind::Basic,
             &[n; 3],
-            10,
+            classes,
             rng,
         ))
     }
@@ -239,7 +248,7 @@ impl ResNet {
             Family::Torchvision,
             kind,
             &counts,
-            1000,
+            DataDomain::Imagenet.num_classes(),
             rng,
         ))
     }

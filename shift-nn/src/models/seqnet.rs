@@ -4,6 +4,7 @@
 use rand::Rng;
 
 use super::blocks::{conv, impl_model, join, linear, Init, Item, Seq, Visit};
+use super::DataDomain;
 use crate::error::NnError;
 use crate::layers::{Conv2dSpec, Ctx, WeightLayer};
 use crate::model::ModuleRef;
@@ -116,7 +117,12 @@ impl SeqNet {
             features_name: "feature",
             features: vgg_features(cfg, true, rng),
             pool: Pool::Avg(2),
-            classifier: Classifier::Linear(linear(512, 10, Init::Normal(0.01), rng)),
+            classifier: Classifier::Linear(linear(
+                512,
+                DataDomain::Cifar10.num_classes(),
+                Init::Normal(0.01),
+                rng,
+            )),
         })
     }
 
@@ -131,7 +137,7 @@ impl SeqNet {
             fc(4096, 4096, rng),
             Item::Relu,
             Item::Dropout(0.5),
-            fc(4096, 1000, rng),
+            fc(4096, DataDomain::Imagenet.num_classes(), rng),
         ]);
         Self {
             arch: "vgg16".into(),
@@ -174,7 +180,7 @@ impl SeqNet {
             Item::Dropout(0.5),
             fc(4096, 4096, rng),
             Item::Relu,
-            fc(4096, 1000, rng),
+            fc(4096, DataDomain::Imagenet.num_classes(), rng),
         ]);
         Self {
             arch: "alexnet".into(),
@@ -225,7 +231,12 @@ impl SeqNet {
         items.push(conv_bn_relu6(cin, 1280, 1, 1, 1, rng));
         let classifier = Seq(vec![
             Item::Dropout(0.2),
-            Item::Weight(linear(1280, 1000, Init::Normal(0.01), rng)),
+            Item::Weight(linear(
+                1280,
+                DataDomain::Imagenet.num_classes(),
+                Init::Normal(0.01),
+                rng,
+            )),
         ]);
         Self {
             arch: "mobilenet_v2".into(),
