@@ -180,8 +180,7 @@ pub fn encode_safetensors(dict: &StateDict, file: &str) -> Result<Vec<u8>, NnErr
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(e.to_string()))?;
-    let metadata = (!dict.metadata.is_empty())
-        .then(|| dict.metadata.clone().into_iter().collect());
+    let metadata = (!dict.metadata.is_empty()).then(|| dict.metadata.clone().into_iter().collect());
     let blob = safetensors::serialize(views, &metadata).map_err(|e| err(e.to_string()))?;
     canonical_header(blob).map_err(err)
 }
