@@ -4,6 +4,7 @@
 //! Progress goes through a callback so that the library depends on no terminal crate.
 
 mod methods;
+mod report;
 
 pub use methods::Method;
 

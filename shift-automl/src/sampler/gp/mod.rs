@@ -51,7 +51,13 @@ pub struct GpOptions {
     pub fit_iterations: usize,
     /// A fit from the default parameters besides the warm start every this many proposals.
     pub cold_start_every: usize,
+    /// From [`LARGE`] modelled points on, the hyperparameters are refitted every this many
+    /// proposals only.
+    pub refit_every_large: usize,
 }
+
+/// Number of modelled points from which hyperparameter fits are spaced out.
+pub const LARGE: usize = 100;
 
 impl Default for GpOptions {
     fn default() -> Self {
@@ -63,9 +69,10 @@ impl Default for GpOptions {
             n_random: 1000,
             n_local: 5,
             local_evals: 300,
-            max_points: 250,
+            max_points: 200,
             fit_iterations: 40,
             cold_start_every: 5,
+            refit_every_large: 3,
         }
     }
 }
@@ -244,15 +251,24 @@ impl Sampler for GpSampler {
                 phi: phis.clone(),
                 y,
             };
-            let mut starts = Vec::new();
-            if let Some(t) = self.theta[j].as_ref().filter(|t| t.len() == layout.len()) {
-                starts.push(t.clone());
-            }
-            if starts.is_empty() || self.proposals % self.options.cold_start_every.max(1) == 1 {
-                starts.push(layout.initial());
-            }
-            let theta = fit::fit(layout, &train, &cat, &starts, self.options.fit_iterations)
-                .unwrap_or_else(|| layout.initial());
+            let warm = self.theta[j].clone().filter(|t| t.len() == layout.len());
+            // With many points the fitted parameters barely move between proposals: refit only
+            // every `refit_every_large`-th time and reuse the last fit otherwise.
+            let reuse = train.y.len() >= LARGE
+                && self.proposals % self.options.refit_every_large.max(1) != 0;
+            let theta = match warm {
+                Some(t) if reuse => t,
+                warm => {
+                    let cold = warm.is_none()
+                        || self.proposals % self.options.cold_start_every.max(1) == 1;
+                    let mut starts: Vec<Vec<f64>> = warm.into_iter().collect();
+                    if cold {
+                        starts.push(layout.initial());
+                    }
+                    fit::fit(layout, &train, &cat, &starts, self.options.fit_iterations)
+                        .unwrap_or_else(|| layout.initial())
+                }
+            };
             self.theta[j] = Some(theta.clone());
             let post = Posterior::new(layout, theta.clone(), &train, &cat);
             let Some(post) = post else {
