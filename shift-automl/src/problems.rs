@@ -224,7 +224,16 @@ mod tests {
     #[test]
     fn sample_points_of_the_readme() {
         use Problem::*;
-        let rows: [(Problem, [f64; 6], f64, f64, &[f64], &[f64], &[f64]); 5] = [
+        type Row = (
+            Problem,
+            [f64; 6],
+            f64,
+            f64,
+            &'static [f64],
+            &'static [f64],
+            &'static [f64],
+        );
+        let rows: [Row; 5] = [
             (
                 Zdt1,
                 [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],

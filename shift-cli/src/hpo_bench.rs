@@ -39,7 +39,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .map(|p| Problem::from_name(p))
         .collect::<Result<Vec<_>, _>>()?;
     let methods = match &args.methods {
-        Some(v) => v.iter().map(|m| Method::from_name(m)).collect::<Result<Vec<_>, _>>()?,
+        Some(v) => v
+            .iter()
+            .map(|m| Method::from_name(m))
+            .collect::<Result<Vec<_>, _>>()?,
         None if args.overhead => vec![Method::Gp],
         None => Method::ALL.to_vec(),
     };
@@ -68,15 +71,33 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let config = BenchConfig {
         problems,
-        full_methods: if full { methods.iter().copied().filter(|m| !m.is_multi_fidelity()).collect() } else { Vec::new() },
+        full_methods: if full {
+            methods
+                .iter()
+                .copied()
+                .filter(|m| !m.is_multi_fidelity())
+                .collect()
+        } else {
+            Vec::new()
+        },
         mf_methods: if mf { methods.clone() } else { Vec::new() },
         seeds: args.seeds,
         ..BenchConfig::default()
     };
     let mut report_progress = |p: Progress<'_>| {
         let r = p.last;
-        let table = if r.full_evaluations == r.evaluations && !Method::from_name(&r.method).is_ok_and(|m| m.is_multi_fidelity()) && r.hv_at_percent.iter().all(|v| *v == r.hv_percent) { "" } else { " (mf)" };
-        eprintln!("[{}/{}] {} {}{} seed {}: {:.2} %", p.done, p.total, r.problem, r.method, table, r.seed, r.hv_percent);
+        let table = if r.full_evaluations == r.evaluations
+            && !Method::from_name(&r.method).is_ok_and(|m| m.is_multi_fidelity())
+            && r.hv_at_percent.iter().all(|v| *v == r.hv_percent)
+        {
+            ""
+        } else {
+            " (mf)"
+        };
+        eprintln!(
+            "[{}/{}] {} {}{} seed {}: {:.2} %",
+            p.done, p.total, r.problem, r.method, table, r.seed, r.hv_percent
+        );
     };
     let report = run_bench(&config, &mut report_progress)?;
     if args.json {

@@ -27,7 +27,14 @@ fn table(cells: &[Cell], title: &str, checkpoint: Option<usize>) -> String {
     }
     let _ = write!(header, " {:>13} |", "ask ms (med)");
     let _ = writeln!(out, "{header}");
-    let _ = writeln!(out, "|{}|", header[1..header.len() - 1].chars().map(|c| if c == '|' { '|' } else { '-' }).collect::<String>());
+    let _ = writeln!(
+        out,
+        "|{}|",
+        header[1..header.len() - 1]
+            .chars()
+            .map(|c| if c == '|' { '|' } else { '-' })
+            .collect::<String>()
+    );
     for m in &methods {
         let mut line = format!("| {:<12} |", m);
         let mut asks = Vec::new();
@@ -57,10 +64,20 @@ impl BenchReport {
     /// Both tables as text: median [min, max] over seeds of the HV in % of the true front's;
     /// the multi-fidelity table adds the median at the first checkpoint in parentheses.
     pub fn render(&self) -> String {
-        let seeds = self.full.first().or(self.multi_fidelity.first()).map_or(0, |c| c.runs.len());
+        let seeds = self
+            .full
+            .first()
+            .or(self.multi_fidelity.first())
+            .map_or(0, |c| c.runs.len());
         let mut out = String::new();
         if !self.full.is_empty() {
-            out += &table(&self.full, &format!("Full fidelity: HV % of the true front, median [min, max] over {seeds} seeds"), None);
+            out += &table(
+                &self.full,
+                &format!(
+                    "Full fidelity: HV % of the true front, median [min, max] over {seeds} seeds"
+                ),
+                None,
+            );
             out.push('\n');
         }
         if !self.multi_fidelity.is_empty() {

@@ -92,6 +92,7 @@ pub fn crowding_distance(points: &[Vec<f64>]) -> Vec<f64> {
     }
     let m = points[0].len();
     let mut order: Vec<usize> = (0..n).collect();
+    #[allow(clippy::needless_range_loop)] // k indexes an objective of every point
     for k in 0..m {
         order.sort_by(|&a, &b| points[a][k].total_cmp(&points[b][k]).then(a.cmp(&b)));
         let lo = points[order[0]][k];
@@ -99,7 +100,7 @@ pub fn crowding_distance(points: &[Vec<f64>]) -> Vec<f64> {
         dist[order[0]] = f64::INFINITY;
         dist[order[n - 1]] = f64::INFINITY;
         let span = hi - lo;
-        if !(span > 0.0) {
+        if span.is_nan() || span <= 0.0 {
             continue;
         }
         for w in 1..n - 1 {

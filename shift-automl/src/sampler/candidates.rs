@@ -69,8 +69,8 @@ impl<'a> Domain<'a> {
         for k in 0..d {
             let mut perm: Vec<usize> = (0..n).collect();
             perm.shuffle(rng);
-            for (i, p) in perm.into_iter().enumerate() {
-                out[i][k] = (p as f64 + rng.gen::<f64>()) / n as f64;
+            for (row, p) in out.iter_mut().zip(perm) {
+                row[k] = (p as f64 + rng.gen::<f64>()) / n as f64;
             }
         }
         Ok(out)

@@ -134,7 +134,7 @@ impl Builder<'_> {
                     continue;
                 }
                 let cost = sse(ls, lq, nl as f64) + sse(total - ls, total_sq - lq, (n - nl) as f64);
-                if best.as_ref().map_or(true, |b| cost < b.0) {
+                if best.as_ref().is_none_or(|b| cost < b.0) {
                     let (threshold, set) = if self.cat[dim] {
                         let mut set: Vec<f64> = keyed[..=s].iter().map(|t| t.1).collect();
                         set.sort_by(f64::total_cmp);

@@ -220,7 +220,7 @@ impl Sampler for ParEgoSampler {
                     break;
                 }
             }
-            if !is_taken(&cur) && best_cand.as_ref().map_or(true, |b| cur_s > b.0) {
+            if !is_taken(&cur) && best_cand.as_ref().is_none_or(|b| cur_s > b.0) {
                 best_cand = Some((cur_s, cur));
             }
         }

@@ -74,11 +74,11 @@ impl Ehvi {
         let raw = nondominated_boxes(front, reference);
         let mut bounds: Vec<Vec<f64>> = vec![Vec::new(); m];
         for b in &raw {
-            for i in 0..m {
+            for (i, v) in bounds.iter_mut().enumerate() {
                 if b.lower[i].is_finite() {
-                    bounds[i].push(b.lower[i]);
+                    v.push(b.lower[i]);
                 }
-                bounds[i].push(b.upper[i]);
+                v.push(b.upper[i]);
             }
         }
         for v in bounds.iter_mut() {

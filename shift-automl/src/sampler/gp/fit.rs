@@ -105,7 +105,7 @@ pub fn fit(
     let mut best: Option<(Vec<f64>, f64)> = None;
     for s in starts {
         if let Some((x, v)) = lbfgs(|t| objective(layout, t, data, cat), s.clone(), max_iter) {
-            if best.as_ref().map_or(true, |(_, bv)| v < *bv) {
+            if best.as_ref().is_none_or(|(_, bv)| v < *bv) {
                 best = Some((x, v));
             }
         }

@@ -29,21 +29,16 @@ pub struct Layout {
     pub d: usize,
     /// Whether the discrepancy term is present.
     pub multi_fidelity: bool,
-    /// Which of the first `d` dims are categorical is held by the kernel, not here.
-    _private: (),
 }
 
 impl Layout {
     /// Layout for `d` dims, with or without the fidelity term.
     pub fn new(d: usize, multi_fidelity: bool) -> Self {
-        Layout {
-            d,
-            multi_fidelity,
-            _private: (),
-        }
+        Layout { d, multi_fidelity }
     }
     /// Length of the parameter vector: `[ln l (d), ln s, ln noise]` and, for multi-fidelity,
     /// `[ln l2 (d), ln s2, ln noise2]`.
+    #[allow(clippy::len_without_is_empty)] // never empty: at least a scale and a noise
     pub fn len(&self) -> usize {
         if self.multi_fidelity {
             2 * (self.d + 2)
@@ -58,7 +53,7 @@ impl Layout {
         t.push(0.0);
         t.push(-9.0);
         if self.multi_fidelity {
-            t.extend(std::iter::repeat(-0.7).take(self.d));
+            t.extend(std::iter::repeat_n(-0.7, self.d));
             t.push(-2.0);
             t.push(-4.0);
         }
@@ -71,7 +66,7 @@ impl Layout {
         p.push((0.0, 1.0));
         p.push((-9.0, 3.0));
         if self.multi_fidelity {
-            p.extend(std::iter::repeat((-0.7, 1.5)).take(self.d));
+            p.extend(std::iter::repeat_n((-0.7, 1.5), self.d));
             p.push((-2.0, 1.5));
             p.push((-4.0, 2.0));
         }
@@ -299,11 +294,10 @@ impl Posterior {
         buf.resize(n + d, 0.0);
         let (kstar, terms) = buf.split_at_mut(n);
         let mut mean = 0.0;
-        for i in 0..n {
-            let r = dist_terms(x, &self.x[i], &self.cat, &kern.inv_l1, terms);
-            let k = kern.s1 * matern(r).0;
-            kstar[i] = k;
-            mean += k * self.alpha[i];
+        for ((ks, xi), a) in kstar.iter_mut().zip(&self.x).zip(&self.alpha) {
+            let r = dist_terms(x, xi, &self.cat, &kern.inv_l1, terms);
+            *ks = kern.s1 * matern(r).0;
+            mean += *ks * a;
         }
         solve_lower(&self.chol, n, kstar);
         let vv: f64 = kstar.iter().map(|v| v * v).sum();

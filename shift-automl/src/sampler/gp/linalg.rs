@@ -31,7 +31,7 @@ pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     for j in 0..n {
         let row_j = j * n;
         let d = a[row_j + j] - dot(&l[row_j..row_j + j], &l[row_j..row_j + j]);
-        if !(d > 0.0) || !d.is_finite() {
+        if d.is_nan() || d <= 0.0 || !d.is_finite() {
             return None;
         }
         let djj = d.sqrt();

@@ -254,8 +254,8 @@ impl Sampler for GpSampler {
             let warm = self.theta[j].clone().filter(|t| t.len() == layout.len());
             // With many points the fitted parameters barely move between proposals: refit only
             // every `refit_every_large`-th time and reuse the last fit otherwise.
-            let reuse = train.y.len() >= LARGE
-                && self.proposals % self.options.refit_every_large.max(1) != 0;
+            let phase = self.proposals % self.options.refit_every_large.max(1);
+            let reuse = train.y.len() >= LARGE && phase > 0;
             let theta = match warm {
                 Some(t) if reuse => t,
                 warm => {

@@ -98,7 +98,7 @@ where
                 step *= 0.5;
             }
         }
-        if !is_taken(&cur, taken) && best.as_ref().map_or(true, |(bs, _)| cur_s > *bs) {
+        if !is_taken(&cur, taken) && best.as_ref().is_none_or(|(bs, _)| cur_s > *bs) {
             best = Some((cur_s, cur));
         }
     }
