@@ -11,5 +11,6 @@ pub mod problems;
 pub mod sampler;
 pub mod scheduler;
 pub mod space;
+pub mod storage;
 
 pub use space::{ConfigSpace, Configuration, DimKind, Hyperparameter, SpaceError, Value};
