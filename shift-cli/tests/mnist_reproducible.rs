@@ -5,6 +5,8 @@
 //! runs pass `--data-dir` as the dataset's own folder (`data/mnist`), which must work as well as
 //! the data root. Skips (saying so) without MNIST, unless `DEEPSHIFT_REQUIRE_MNIST=1` (CI).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,23 +49,10 @@ fn train_one_epoch(mnist: &Path, model_dir: &Path) -> PathBuf {
 
 #[test]
 fn one_mnist_epoch_twice_gives_identical_files() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let data = std::env::var_os("DEEPSHIFT_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("data"));
-    let mnist = data.join("mnist");
-    if !mnist.join("t10k-images-idx3-ubyte").exists() {
-        assert!(
-            std::env::var_os("DEEPSHIFT_REQUIRE_MNIST").is_none(),
-            "MNIST missing in {}",
-            mnist.display()
-        );
-        eprintln!(
-            "SKIPPED: no MNIST in {} (run `cargo xtask data mnist`)",
-            mnist.display()
-        );
+    let Some(data) = common::mnist_root_or_skip() else {
         return;
-    }
+    };
+    let mnist = data.join("mnist");
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (run_a, run_b) = (
         train_one_epoch(&mnist, a.path()),

@@ -2,27 +2,17 @@
 //! the reference's result on the real MNIST test set: 9851/10000 correct, mean loss 0.054252.
 //! Skips (saying so) when `data/mnist` is missing, unless `DEEPSHIFT_REQUIRE_MNIST=1` (CI).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
 fn pytorch_ps_checkpoint_scores_its_reference_accuracy() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let data = std::env::var_os("DEEPSHIFT_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("data"));
-    if !data.join("mnist").join("t10k-images-idx3-ubyte").exists() {
-        assert!(
-            std::env::var_os("DEEPSHIFT_REQUIRE_MNIST").is_none(),
-            "MNIST missing in {}",
-            data.display()
-        );
-        eprintln!(
-            "SKIPPED: no MNIST in {} (run `cargo xtask data mnist`)",
-            data.display()
-        );
+    let Some(data) = common::mnist_root_or_skip() else {
         return;
-    }
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let out_dir = tempfile::tempdir().unwrap();
     let weights = root.join("shift-cli/tests/fixtures/mnist_linear_ps_pytorch.safetensors");
     let out = Command::new(env!("CARGO_BIN_EXE_deepshift"))
