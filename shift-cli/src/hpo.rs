@@ -16,6 +16,8 @@ pub enum HpoCommand {
     Space(SpaceArgs),
     /// Print the exact hypervolume (minimisation) of the points in a CSV file.
     Hypervolume(HypervolumeArgs),
+    /// Benchmark the search methods on ZDT1-3 and DTLZ2 (full fidelity and multi-fidelity).
+    Bench(crate::hpo_bench::BenchArgs),
 }
 
 /// `deepshift hpo space` flags.
@@ -47,6 +49,7 @@ pub fn run(cmd: &HpoCommand) -> Result<()> {
     match cmd {
         HpoCommand::Space(a) => space(a),
         HpoCommand::Hypervolume(a) => hypervolume(a),
+        HpoCommand::Bench(a) => crate::hpo_bench::run(a),
     }
 }
 

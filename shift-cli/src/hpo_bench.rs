@@ -86,17 +86,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     };
     let mut report_progress = |p: Progress<'_>| {
         let r = p.last;
-        let table = if r.full_evaluations == r.evaluations
-            && !Method::from_name(&r.method).is_ok_and(|m| m.is_multi_fidelity())
-            && r.hv_at_percent.iter().all(|v| *v == r.hv_percent)
-        {
-            ""
+        let table = if p.multi_fidelity {
+            "multi-fidelity"
         } else {
-            " (mf)"
+            "full fidelity"
         };
         eprintln!(
-            "[{}/{}] {} {}{} seed {}: {:.2} %",
-            p.done, p.total, r.problem, r.method, table, r.seed, r.hv_percent
+            "[{}/{}] {table}: {} {} seed {}: {:.2} %",
+            p.done, p.total, r.problem, r.method, r.seed, r.hv_percent
         );
     };
     let report = run_bench(&config, &mut report_progress)?;

@@ -25,6 +25,7 @@
 mod args;
 mod datasets;
 mod hpo;
+mod hpo_bench;
 mod run;
 mod task;
 

@@ -277,6 +277,8 @@ pub struct Progress<'a> {
     pub done: usize,
     /// Runs in all.
     pub total: usize,
+    /// Whether the run was one of the multi-fidelity table.
+    pub multi_fidelity: bool,
     /// The run just finished.
     pub last: &'a RunResult,
 }
@@ -305,6 +307,7 @@ pub fn run_bench(
                     progress(Progress {
                         done,
                         total,
+                        multi_fidelity: mf,
                         last: &r,
                     });
                     runs.push(r);
