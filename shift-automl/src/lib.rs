@@ -8,6 +8,7 @@ pub mod bench;
 pub mod error;
 pub mod pareto;
 pub mod problems;
+pub mod report;
 pub mod sampler;
 pub mod scheduler;
 pub mod space;
