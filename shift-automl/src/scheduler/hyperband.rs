@@ -124,12 +124,14 @@ impl Open {
             let members = &self.members[self.rung];
             let vals: Vec<Option<Vec<f64>>> = members.iter().map(|&t| ranked(t)).collect();
             let keep = self.rungs[self.rung + 1].n;
+            // failures without a crash cost have no values and are never promoted
             self.chosen = rank_order(&vals)
                 .into_iter()
+                .filter(|&i| vals[i].is_some())
                 .take(keep)
                 .map(|i| members[i])
                 .collect();
-            // fewer survivors than planned (tiny brackets): shrink the rung
+            // fewer survivors than planned (failures, tiny brackets): shrink the rung
             self.rungs[self.rung + 1].n = self.chosen.len();
             self.rung += 1;
         }
