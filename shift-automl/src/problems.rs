@@ -1,4 +1,4 @@
-//! Benchmark problems with known Pareto fronts (ZDT1-3, DTLZ2 on [0,1]^6) and the synthetic
+//! Benchmark problems with known Pareto fronts (ZDT1-3, DTLZ2 on `[0,1]^6`) and the synthetic
 //! fidelity of the multi-fidelity benchmark, exactly as `/work/shared/hpo/README.md` defines them
 //! (same floating-point order, so values match the Python reference to the last bit up to libm).
 //!
