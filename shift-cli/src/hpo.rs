@@ -18,6 +18,9 @@ pub enum HpoCommand {
     Hypervolume(HypervolumeArgs),
     /// Benchmark the search methods on ZDT1-3 and DTLZ2 (full fidelity and multi-fidelity).
     Bench(crate::hpo_bench::BenchArgs),
+    /// Write a stored study's report (Pareto front, hypervolume, the default configuration,
+    /// hyperparameter importance) as markdown, HTML and plots.
+    Report(crate::hpo_report::ReportArgs),
 }
 
 /// `deepshift hpo space` flags.
@@ -50,6 +53,7 @@ pub fn run(cmd: &HpoCommand) -> Result<()> {
         HpoCommand::Space(a) => space(a),
         HpoCommand::Hypervolume(a) => hypervolume(a),
         HpoCommand::Bench(a) => crate::hpo_bench::run(a),
+        HpoCommand::Report(a) => crate::hpo_report::run(a),
     }
 }
 
@@ -128,7 +132,8 @@ fn hypervolume(args: &HypervolumeArgs) -> Result<()> {
     Ok(())
 }
 
-fn parse_reference(text: &str) -> Result<Vec<f64>> {
+/// Parses `--ref R1,R2,...`: finite numbers separated by commas.
+pub fn parse_reference(text: &str) -> Result<Vec<f64>> {
     let reference = text
         .split(',')
         .map(|s| {

@@ -26,6 +26,7 @@ mod args;
 mod datasets;
 mod hpo;
 mod hpo_bench;
+mod hpo_report;
 mod run;
 mod task;
 
