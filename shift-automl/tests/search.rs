@@ -338,3 +338,48 @@ fn model_based_samplers_handle_mixed_conditional_spaces() {
         }
     }
 }
+
+#[test]
+fn multi_fidelity_gp_gives_distinct_full_fidelity_proposals_to_parallel_workers() {
+    use shift_automl::scheduler::Screening;
+    let sampler = GpSampler::new(
+        GpOptions {
+            multi_fidelity: true,
+            n_initial: 5,
+            ..GpOptions::default()
+        },
+        5,
+    );
+    let mut s = Search::new(
+        unit_space().unwrap(),
+        Box::new(sampler),
+        Box::new(Screening::new(20, 1.0, 27.0)),
+        options(),
+    )
+    .unwrap();
+    let mut noisy = NoisyProblem::new(Problem::Zdt1, 5);
+    for _ in 0..28 {
+        let t = s.ask().unwrap();
+        let (obs, _) = noisy
+            .evaluate(&s.trials()[t.id as usize].x, t.budget)
+            .unwrap();
+        s.tell(t.id, Outcome::Ok(obs)).unwrap();
+    }
+    let asked: Vec<Vec<f64>> = (0..3)
+        .map(|_| {
+            let t = s.ask().unwrap();
+            assert_eq!(t.budget, 27.0);
+            s.trials()[t.id as usize].x.clone()
+        })
+        .collect();
+    for i in 0..3 {
+        for j in 0..i {
+            let dist: f64 = asked[i]
+                .iter()
+                .zip(&asked[j])
+                .map(|(a, b)| (a - b).abs())
+                .sum();
+            assert!(dist > 1e-6, "proposals {i} and {j} coincide");
+        }
+    }
+}
