@@ -316,3 +316,51 @@ fn html_is_self_contained() {
         assert!(!html.contains(banned), "{banned}");
     }
 }
+
+#[test]
+fn curve_with_promotions_matches_a_replay_from_scratch() {
+    let mut input = study(40, 4);
+    // promote every third finished configuration to budget 27, after all the others
+    let promoted: Vec<ReportTrial> = input
+        .trials
+        .iter()
+        .filter(|t| t.state == TrialState::Finished && t.budget < 27.0)
+        .step_by(3)
+        .cloned()
+        .collect();
+    for (k, mut t) in promoted.into_iter().enumerate() {
+        t.number = 40 + k as u64;
+        t.budget = 27.0;
+        t.objectives = report_support::zdt1(&t.config, 27.0);
+        input.trials.push(t);
+    }
+    let r = build(&input);
+    let mut sorted: Vec<&ReportTrial> = input.trials.iter().collect();
+    sorted.sort_by_key(|t| t.number);
+    let mut known: BTreeMap<String, (f64, Vec<f64>)> = BTreeMap::new();
+    let mut at = 0;
+    for t in sorted {
+        match t.state {
+            TrialState::Finished => {
+                let e = known
+                    .entry(t.config.to_string())
+                    .or_insert((t.budget, t.objectives.clone()));
+                if t.budget >= e.0 {
+                    *e = (t.budget, t.objectives.clone());
+                }
+            }
+            TrialState::Failed => {}
+            _ => continue,
+        }
+        let all: Vec<Vec<f64>> = known.values().map(|v| v.1.clone()).collect();
+        assert_eq!(r.curve[at].trial, t.number);
+        assert_eq!(
+            r.curve[at].hypervolume,
+            hypervolume(&all, &r.reference),
+            "{t:?}"
+        );
+        at += 1;
+    }
+    assert_eq!(at, r.curve.len());
+    assert_eq!(r.curve.last().unwrap().hypervolume, r.hypervolume);
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::importance::{self, Importance};
 use super::{Report, ReportError, ReportInput, ReportOptions, ReportTrial, TrialState};
-use crate::pareto::{dominates, hypervolume, nondominated_sort};
+use crate::pareto::{dominates, hypervolume, nondominated_front, nondominated_sort};
 use crate::Configuration;
 
 /// How the hypervolume reference point was chosen.
@@ -240,22 +240,44 @@ pub(super) fn build(input: &ReportInput, options: &ReportOptions) -> Result<Repo
 }
 
 /// Hypervolume after each finished or failed trial, replaying `trials` (sorted by number).
+///
+/// The front is kept incrementally, so a long study costs one hypervolume of the (small) front
+/// per trial that changes it, not one of every result per trial: a new configuration that the
+/// front dominates changes nothing, one that is not dominated joins it and evicts what it
+/// dominates; only a configuration seen before (a higher budget of it) rebuilds the front from
+/// all results, since its old value may have been hiding others.
 fn curve(trials: &[&ReportTrial], reference: &[f64]) -> Vec<CurvePoint> {
     let mut known: BTreeMap<String, (f64, Vec<f64>)> = BTreeMap::new();
+    let mut front: Vec<Vec<f64>> = Vec::new();
     let mut out = Vec::new();
     let mut spent = 0.0;
     let mut hv = 0.0;
     for t in trials {
         match t.state {
             TrialState::Finished => {
-                let e = known
-                    .entry(key(&t.config))
-                    .or_insert_with(|| (t.budget, t.objectives.clone()));
-                if t.budget >= e.0 {
-                    *e = (t.budget, t.objectives.clone());
+                let k = key(&t.config);
+                let seen = known.get(&k).map(|(b, _)| *b);
+                match seen {
+                    Some(b) if t.budget < b => {}
+                    Some(_) => {
+                        known.insert(k, (t.budget, t.objectives.clone()));
+                        let all: Vec<Vec<f64>> = known.values().map(|(_, o)| o.clone()).collect();
+                        front = nondominated_front(&all)
+                            .into_iter()
+                            .map(|i| all[i].clone())
+                            .collect();
+                        hv = hypervolume(&front, reference);
+                    }
+                    None => {
+                        known.insert(k, (t.budget, t.objectives.clone()));
+                        let p = &t.objectives;
+                        if !front.iter().any(|f| dominates(f, p) || f == p) {
+                            front.retain(|f| !dominates(p, f));
+                            front.push(p.clone());
+                            hv = hypervolume(&front, reference);
+                        }
+                    }
                 }
-                let points: Vec<Vec<f64>> = known.values().map(|(_, o)| o.clone()).collect();
-                hv = hypervolume(&points, reference);
             }
             TrialState::Failed => {}
             TrialState::Running | TrialState::Waiting => continue,

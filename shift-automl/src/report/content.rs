@@ -27,6 +27,20 @@ pub(super) fn num(v: f64) -> String {
     }
 }
 
+/// Three decimals, without the sign of a value that rounds to zero (`-0.000` reads as a
+/// negative importance that is not there).
+fn fixed3(v: f64) -> String {
+    let s = format!("{v:.3}");
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    }
+}
+
 fn value(v: Option<&Value>) -> String {
     match v {
         None => "-".to_string(),
@@ -306,8 +320,8 @@ fn importance(r: &Report, doc: &mut Vec<Block>) {
     for o in objectives {
         doc.push(Block::Heading(3, o.objective.clone()));
         doc.push(para(format!(
-            "Cross-validated R² of the forest: {:.3}.",
-            o.r2
+            "Cross-validated R² of the forest: {}.",
+            fixed3(o.r2)
         )));
         let rows = o
             .features
@@ -317,8 +331,8 @@ fn importance(r: &Report, doc: &mut Vec<Block>) {
                 vec![
                     (k + 1).to_string(),
                     f.name.clone(),
-                    format!("{:.3}", f.importance),
-                    format!("± {:.3}", f.spread),
+                    fixed3(f.importance),
+                    format!("± {}", fixed3(f.spread)),
                 ]
             })
             .collect();
@@ -351,5 +365,7 @@ mod tests {
         assert_eq!(num(-0.012345), "-0.01235");
         assert_eq!(num(123456.0), "1.235e5");
         assert_eq!(num(0.00001), "1.000e-5");
+        assert_eq!(super::fixed3(-0.0001), "0.000");
+        assert_eq!(super::fixed3(-0.25), "-0.250");
     }
 }

@@ -217,24 +217,34 @@ impl Report {
             name: "report.md".to_string(),
             bytes: document::to_markdown(&doc).into_bytes(),
         }];
-        #[cfg(feature = "report")]
-        {
-            let plots = plots::draw_all(self)?;
+        files.extend(self.drawn(&doc)?);
+        Ok(files)
+    }
+
+    /// `report.html` and the plots.
+    #[cfg(feature = "report")]
+    fn drawn(&self, doc: &[document::Block]) -> Result<Vec<ReportFile>, ReportError> {
+        let plots = plots::draw_all(self)?;
+        let mut files = vec![ReportFile {
+            name: "report.html".to_string(),
+            bytes: html::to_html(&self.study, doc, &plots).into_bytes(),
+        }];
+        for p in plots {
             files.push(ReportFile {
-                name: "report.html".to_string(),
-                bytes: html::to_html(&self.study, &doc, &plots).into_bytes(),
+                name: format!("{}.svg", p.stem),
+                bytes: p.svg.into_bytes(),
             });
-            for p in plots {
-                files.push(ReportFile {
-                    name: format!("{}.svg", p.stem),
-                    bytes: p.svg.into_bytes(),
-                });
-                files.push(ReportFile {
-                    name: format!("{}.png", p.stem),
-                    bytes: p.png,
-                });
-            }
+            files.push(ReportFile {
+                name: format!("{}.png", p.stem),
+                bytes: p.png,
+            });
         }
         Ok(files)
+    }
+
+    /// Without the `report` feature there is nothing to draw.
+    #[cfg(not(feature = "report"))]
+    fn drawn(&self, _doc: &[document::Block]) -> Result<Vec<ReportFile>, ReportError> {
+        Ok(Vec::new())
     }
 }
