@@ -13,5 +13,6 @@ pub mod sampler;
 pub mod scheduler;
 pub mod space;
 pub mod storage;
+pub mod study;
 
 pub use space::{ConfigSpace, Configuration, DimKind, Hyperparameter, SpaceError, Value};

@@ -25,7 +25,8 @@ mod sqlite;
 mod url;
 
 pub use record::{
-    host_name, LostAttempt, NewStudy, Provenance, StoredTrial, StudyRecord, StudySettings, TrialState,
+    host_name, time_used_s, LostAttempt, NewStudy, Provenance, StoredTrial, StudyRecord,
+    StudySettings, TrialState,
 };
 pub use url::{open, StorageUrl};
 
@@ -157,4 +158,17 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// The error for a missing study, listing the studies that exist.
+pub(crate) fn no_study(url: &str, name: &str, names: &[String]) -> StorageError {
+    StorageError::NoStudy {
+        url: url.to_string(),
+        study: name.to_string(),
+        known: if names.is_empty() {
+            " (it holds no studies)".to_string()
+        } else {
+            format!(" (it holds: {})", names.join(", "))
+        },
+    }
 }

@@ -259,32 +259,7 @@ impl StudyRecord {
     /// Seconds of wall time during which at least one trial was running: the union of the
     /// trials' run intervals (lost runs included), the measure `time_budget_s` limits.
     pub fn time_used_s(&self, now: f64) -> f64 {
-        let mut spans: Vec<(f64, f64)> = Vec::new();
-        for t in &self.trials {
-            for a in &t.lost_attempts {
-                spans.push((a.started_at, a.last_heartbeat));
-            }
-            if let Some(s) = t.started_at {
-                let end = match t.state {
-                    TrialState::Running => now,
-                    _ => t.finished_at.or(t.heartbeat_at).unwrap_or(s),
-                };
-                spans.push((s, end.max(s)));
-            }
-        }
-        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (mut total, mut cur): (f64, Option<(f64, f64)>) = (0.0, None);
-        for (s, e) in spans {
-            cur = match cur {
-                Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
-                Some((cs, ce)) => {
-                    total += ce - cs;
-                    Some((s, e))
-                }
-                None => Some((s, e)),
-            };
-        }
-        total + cur.map_or(0.0, |(s, e)| e - s)
+        time_used_s(&self.trials, now)
     }
 
     /// The best trials so far: the non-dominated ones among done trials at the highest budget
@@ -320,4 +295,34 @@ pub(crate) fn start_run(t: &mut StoredTrial, worker: &str, provenance: &Provenan
     t.started_at = Some(now);
     t.heartbeat_at = Some(now);
     t.finished_at = None;
+}
+
+/// [`StudyRecord::time_used_s`] of these trials.
+pub fn time_used_s(trials: &[StoredTrial], now: f64) -> f64 {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for t in trials {
+        for a in &t.lost_attempts {
+            spans.push((a.started_at, a.last_heartbeat.max(a.started_at)));
+        }
+        if let Some(s) = t.started_at {
+            let end = match t.state {
+                TrialState::Running => now,
+                _ => t.finished_at.or(t.heartbeat_at).unwrap_or(s),
+            };
+            spans.push((s, end.max(s)));
+        }
+    }
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut total, mut cur): (f64, Option<(f64, f64)>) = (0.0, None);
+    for (s, e) in spans {
+        cur = match cur {
+            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                total += ce - cs;
+                Some((s, e))
+            }
+            None => Some((s, e)),
+        };
+    }
+    total + cur.map_or(0.0, |(s, e)| e - s)
 }

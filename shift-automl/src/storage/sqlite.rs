@@ -141,20 +141,8 @@ fn study_id(conn: &Connection, url: &str, name: &str) -> Result<i64, StorageErro
                     names = rows.flatten().collect();
                 }
             }
-            Err(no_study(url, name, &names))
+            Err(super::no_study(url, name, &names))
         }
-    }
-}
-
-pub(super) fn no_study(url: &str, name: &str, names: &[String]) -> StorageError {
-    StorageError::NoStudy {
-        url: url.to_string(),
-        study: name.to_string(),
-        known: if names.is_empty() {
-            " (it holds no studies)".to_string()
-        } else {
-            format!(" (it holds: {})", names.join(", "))
-        },
     }
 }
 
@@ -271,9 +259,11 @@ impl Storage for SqliteStorage {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend(url, "locking the database"))?;
         let exists: Option<i64> = tx
-            .query_row("SELECT id FROM hpo_studies WHERE name = ?1", [&s.name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT id FROM hpo_studies WHERE name = ?1",
+                [&s.name],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(backend(url, "looking up the study"))?;
         if exists.is_some() {

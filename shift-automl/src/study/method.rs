@@ -1,0 +1,153 @@
+//! The methods a study can use, by name, built for the study's budgets and seed. The names
+//! and the sampler/schedule pairs are the benchmark's ([`crate::bench::Method`]); only the
+//! budgets differ (the benchmark's are fixed at 1..27).
+
+use crate::bench::Method;
+use crate::sampler::{GpOptions, GpSampler, ParEgoOptions, ParEgoSampler, RandomSampler, Sampler};
+use crate::scheduler::{Asha, FullFidelity, Hyperband, Schedule, Search, SearchOptions};
+use crate::scheduler::{Screening, SearchError};
+use crate::storage::StudySettings;
+use crate::ConfigSpace;
+
+/// Reduction factor of Hyperband and MO-ASHA (AutoDSNN's and the benchmark's).
+pub const ETA: f64 = 3.0;
+/// Largest screening phase of `screen-gp` and `mf-gp` (the benchmark's `MF_SCREEN`).
+const MF_SCREEN: usize = 60;
+/// Space-filling full-fidelity points of `mf-gp` before EHVI (the benchmark's `MF_INITIAL`).
+const MF_INITIAL: usize = 5;
+
+/// Method of a study whose every trial runs at one budget: GP + EHVI, the full-fidelity
+/// method with the highest hypervolume in the shift-automl benchmark's design (it models all
+/// objectives jointly and its pending-point handling keeps several workers on distinct
+/// points).
+pub const DEFAULT_FULL_FIDELITY: &str = "gp";
+/// Method of a multi-fidelity study: Hyperband with the GP sampler on the highest budget with
+/// enough points (BOHB-style). Its brackets run concurrently, so workers never wait, and unlike
+/// `mf-gp` it needs no fixed screening phase sized for the benchmark's 1620 budget units.
+pub const DEFAULT_MULTI_FIDELITY: &str = "hb-gp";
+
+/// The default method for a study with these budgets.
+pub fn default_method(min_budget: f64, max_budget: f64) -> &'static str {
+    if min_budget < max_budget {
+        DEFAULT_MULTI_FIDELITY
+    } else {
+        DEFAULT_FULL_FIDELITY
+    }
+}
+
+/// The method names a study accepts, with what each does.
+pub fn method_names() -> Vec<(&'static str, &'static str)> {
+    Method::ALL
+        .into_iter()
+        .map(|m| {
+            let what = match m {
+                Method::Random => "random search at the largest budget",
+                Method::ParEgo => "ParEGO on a random forest at the largest budget",
+                Method::Gp => "GP + EHVI at the largest budget",
+                Method::HyperbandRandom => "Hyperband (eta 3), random sampling",
+                Method::AshaRandom => "MO-ASHA (eta 3, asynchronous), random sampling",
+                Method::HyperbandParEgo => "Hyperband (eta 3) with ParEGO (AutoDSNN's method)",
+                Method::HyperbandGp => "Hyperband (eta 3) with GP + EHVI (BOHB-style)",
+                Method::ScreenGp => "screening at the smallest budget, then GP + EHVI",
+                Method::MfGp => "screening, then a multi-fidelity GP + EHVI at the largest budget",
+            };
+            (m.name(), what)
+        })
+        .collect()
+}
+
+/// Why a method cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    /// The name is not one of [`method_names`].
+    #[error("unknown method '{name}' (known: {known})")]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+    /// The search refused the settings.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+/// Parses a method name.
+pub fn parse_method(name: &str) -> Result<Method, MethodError> {
+    Method::from_name(name).map_err(|_| MethodError::Unknown {
+        name: name.to_string(),
+        known: method_names()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// A fresh search of `method` over `space` with the study's settings. Two calls with equal
+/// arguments give searches that behave identically, which is what replay relies on.
+pub fn build_search(
+    method: &str,
+    space: ConfigSpace,
+    settings: &StudySettings,
+) -> Result<Search, MethodError> {
+    let m = parse_method(method)?;
+    let (lo, hi, seed) = (settings.min_budget, settings.max_budget, settings.seed);
+    let options = SearchOptions {
+        n_objectives: settings.objectives.len(),
+        min_budget: lo,
+        max_budget: hi,
+        crash_cost: settings.crash_cost.clone(),
+    };
+    // the benchmark screens 60 points out of 1620 budget units; a study with fewer trials
+    // screens half of them
+    let n_screen = settings
+        .n_trials
+        .map_or(MF_SCREEN, |n| MF_SCREEN.min((n / 2).max(1) as usize));
+    let (sampler, schedule): (Box<dyn Sampler>, Box<dyn Schedule>) = match m {
+        Method::Random => (
+            Box::new(RandomSampler::new(seed)),
+            Box::new(FullFidelity::new(hi)),
+        ),
+        Method::ParEgo => (
+            Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
+            Box::new(FullFidelity::new(hi)),
+        ),
+        Method::Gp => (
+            Box::new(GpSampler::new(GpOptions::default(), seed)),
+            Box::new(FullFidelity::new(hi)),
+        ),
+        Method::HyperbandRandom => (
+            Box::new(RandomSampler::new(seed)),
+            Box::new(Hyperband::new(ETA, lo, hi)),
+        ),
+        Method::AshaRandom => (
+            Box::new(RandomSampler::new(seed)),
+            Box::new(Asha::new(ETA, lo, hi)),
+        ),
+        Method::HyperbandParEgo => (
+            Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
+            Box::new(Hyperband::new(ETA, lo, hi)),
+        ),
+        Method::HyperbandGp => (
+            Box::new(GpSampler::new(GpOptions::default(), seed)),
+            Box::new(Hyperband::new(ETA, lo, hi)),
+        ),
+        Method::ScreenGp => (
+            Box::new(GpSampler::new(GpOptions::default(), seed)),
+            Box::new(Screening::new(n_screen, lo, hi)),
+        ),
+        Method::MfGp => (
+            Box::new(GpSampler::new(
+                GpOptions {
+                    multi_fidelity: true,
+                    n_initial: MF_INITIAL,
+                    ..GpOptions::default()
+                },
+                seed,
+            )),
+            Box::new(Screening::new(n_screen, lo, hi)),
+        ),
+    };
+    Ok(Search::new(space, sampler, schedule, options)?)
+}
