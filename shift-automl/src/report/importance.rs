@@ -1,8 +1,8 @@
 //! Hyperparameter importance: permutation importance on a random forest, cross-validated.
 //!
 //! Rows are the per-configuration results (each configuration at its highest budget), columns
-//! the unit encoding of the configuration ([`ConfigSpace::encode`], NaN for inactive, which the
-//! forest treats as a value of its own) plus the budget when the rows span several budgets, so
+//! the unit encoding of the configuration ([`ConfigSpace::encode`], with -1 for an inactive
+//! hyperparameter) plus the budget when the rows span several budgets, so
 //! that the fidelity's effect is not credited to a hyperparameter. For each of `k` folds a forest
 //! fits the other folds; a column's importance is the rise of the held-out squared error when the
 //! column's held-out values are replaced by values drawn without replacement from the whole
@@ -84,9 +84,19 @@ impl Importance {
     }
 }
 
+/// The value an inactive hyperparameter takes in the design matrix: outside the unit encoding,
+/// so a split can separate "inactive" from every value (SMAC's imputation, as ParEGO does it).
+/// The forest is not given NaN: an ordered split between a number and NaN has a NaN threshold
+/// that sends every point the same way.
+const INACTIVE: f64 = -1.0;
+
 /// The design matrix: encoded configurations, plus the budget column when `with_budget`.
 fn row(space: &ConfigSpace, c: &Configuration, budget: f64, with_budget: bool) -> Vec<f64> {
-    let mut x = space.encode(c);
+    let mut x: Vec<f64> = space
+        .encode(c)
+        .into_iter()
+        .map(|v| if v.is_nan() { INACTIVE } else { v })
+        .collect();
     if with_budget {
         x.push(budget);
     }
