@@ -318,12 +318,16 @@ fn importance<DB: DrawingBackend>(r: &Report, root: &DrawingArea<DB, Shift>) -> 
         chart
             .configure_mesh()
             .disable_y_mesh()
+            // segment boundaries carry no label; their tick marks would only add clutter
+            .set_tick_mark_size(LabelAreaPosition::Left, 0)
             .light_line_style(WHITE.mix(0.0))
             .y_labels(d.max(1) as usize)
             .y_label_formatter(&|v| match v {
+                // no-break spaces keep the name off the axis (SVG collapses plain ones)
                 SegmentValue::CenterOf(i) => usize::try_from(d - 1 - i)
                     .ok()
-                    .and_then(|j| names.get(j).cloned())
+                    .and_then(|j| names.get(j))
+                    .map(|n| format!("{n}\u{a0}\u{a0}"))
                     .unwrap_or_default(),
                 _ => String::new(),
             })
