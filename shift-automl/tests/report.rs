@@ -72,6 +72,10 @@ fn markdown_states_what_it_computed() {
     let files = r.render().unwrap();
     let md = String::from_utf8(files[0].bytes.clone()).unwrap();
     assert_eq!(files[0].name, "report.md");
+    assert!(
+        md.contains("\nMethod: random, budgets 1 to 27. 60 trials: "),
+        "{md}"
+    );
     for heading in [
         "# HPO study report: zdt1-synthetic",
         "## Pareto front",
@@ -157,6 +161,7 @@ fn trial(number: u64, budget: f64, c: Configuration, objectives: Vec<f64>) -> Re
 fn hand_case() -> ReportInput {
     ReportInput {
         study: "hand".to_string(),
+        method: None,
         space: two_floats(),
         objectives: vec!["loss".to_string(), "energy".to_string()],
         trials: vec![
@@ -379,6 +384,7 @@ fn study_over(
         .collect();
     ReportInput {
         study: "edge".to_string(),
+        method: None,
         space,
         objectives: objectives.iter().map(|s| s.to_string()).collect(),
         trials,

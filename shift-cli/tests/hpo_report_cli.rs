@@ -122,7 +122,10 @@ fn writes_the_report_of_a_stored_study() {
     }
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(md.starts_with("# HPO study report: zdt\n"), "{md}");
-    assert!(md.contains("30 trials: 27 finished, 3 failed"), "{md}");
+    assert!(
+        md.contains("Method: random, budgets 3 to 9. 30 trials: 27 finished, 3 failed"),
+        "{md}"
+    );
     assert!(md.contains("Evaluated in trial 0 at budget 9"), "{md}");
     assert!(md.contains("worst value over all finished trials"), "{md}");
 

@@ -224,6 +224,7 @@ pub(super) fn build(input: &ReportInput, options: &ReportOptions) -> Result<Repo
     let default = default_position(input, &results, &importance);
     Ok(Report {
         study: input.study.clone(),
+        method: input.method.clone(),
         objectives: input.objectives.clone(),
         hyperparameters,
         counts,

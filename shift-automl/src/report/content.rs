@@ -85,8 +85,13 @@ pub(super) fn document(r: &Report) -> Vec<Block> {
 fn summary(r: &Report, doc: &mut Vec<Block>) {
     let [finished, failed, running, waiting] = r.counts;
     let total: usize = r.counts.iter().sum();
+    let method = r
+        .method
+        .as_ref()
+        .map(|m| format!("Method: {m}. "))
+        .unwrap_or_default();
     doc.push(para(format!(
-        "{total} trials: {finished} finished, {failed} failed, {running} running, {waiting} \
+        "{method}{total} trials: {finished} finished, {failed} failed, {running} running, {waiting} \
          waiting; {} distinct configurations finished. Budget spent (finished and failed \
          trials): {}. Objectives, all minimised: {}.",
         r.results.len(),

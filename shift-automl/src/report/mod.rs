@@ -72,6 +72,9 @@ pub struct ReportTrial {
 pub struct ReportInput {
     /// The study's name, for the title.
     pub study: String,
+    /// The search method and its budgets, as the summary should name them (`hb-gp, budgets 1
+    /// to 27`), when known.
+    pub method: Option<String>,
     /// The configuration space (its default configuration is located in the results).
     pub space: ConfigSpace,
     /// Names of the objectives, all minimised.
@@ -166,6 +169,8 @@ pub enum ReportError {
 pub struct Report {
     /// The study's name.
     pub study: String,
+    /// The method, as [`ReportInput::method`] gave it.
+    pub method: Option<String>,
     /// Objective names.
     pub objectives: Vec<String>,
     /// Hyperparameter names, in encoding order.

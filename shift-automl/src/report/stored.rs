@@ -37,8 +37,15 @@ impl TryFrom<&StudyRecord> for ReportInput {
                 })
             })
             .collect::<Result<Vec<_>, ReportError>>()?;
+        let s = &rec.settings;
+        let budgets = if s.min_budget < s.max_budget {
+            format!("budgets {} to {}", s.min_budget, s.max_budget)
+        } else {
+            format!("budget {}", s.max_budget)
+        };
         Ok(ReportInput {
             study: rec.name.clone(),
+            method: Some(format!("{}, {budgets}", rec.method)),
             space,
             objectives: rec.settings.objectives.clone(),
             trials,

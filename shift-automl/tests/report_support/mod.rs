@@ -98,6 +98,7 @@ pub fn study_of(
         .collect();
     ReportInput {
         study: "zdt1-synthetic".to_string(),
+        method: Some("random, budgets 1 to 27".to_string()),
         space,
         objectives: vec!["f1".to_string(), "f2".to_string()],
         trials,
