@@ -21,6 +21,20 @@ pub enum HpoCommand {
     /// Write a stored study's report (Pareto front, hypervolume, the default configuration,
     /// hyperparameter importance) as markdown, HTML and plots.
     Report(crate::hpo_report::ReportArgs),
+    /// Create a study of any program as the objective and run it until its limits.
+    Run(crate::hpo_study::RunArgs),
+    /// Create a study without running trials (workers join it with `worker`).
+    Create(crate::hpo_study::RunArgs),
+    /// Continue a study after its driver stopped or died.
+    Resume(crate::hpo_study::WorkerArgs),
+    /// Join a study as one more worker, from any machine that reaches its storage.
+    Worker(crate::hpo_study::WorkerArgs),
+    /// Show a study: trials by state, budget and time used, the best front so far.
+    Status(crate::hpo_export::StatusArgs),
+    /// Write a study's trials as CSV or JSON.
+    Export(crate::hpo_export::ExportArgs),
+    /// List the search methods a study can use.
+    Methods,
 }
 
 /// `deepshift hpo space` flags.
@@ -54,6 +68,13 @@ pub fn run(cmd: &HpoCommand) -> Result<()> {
         HpoCommand::Hypervolume(a) => hypervolume(a),
         HpoCommand::Bench(a) => crate::hpo_bench::run(a),
         HpoCommand::Report(a) => crate::hpo_report::run(a),
+        HpoCommand::Run(a) => crate::hpo_study::run(a),
+        HpoCommand::Create(a) => crate::hpo_study::create_only(a),
+        HpoCommand::Resume(a) => crate::hpo_study::join(a, true),
+        HpoCommand::Worker(a) => crate::hpo_study::join(a, false),
+        HpoCommand::Status(a) => crate::hpo_export::status(a),
+        HpoCommand::Export(a) => crate::hpo_export::export(a),
+        HpoCommand::Methods => crate::hpo_study::list_methods(),
     }
 }
 

@@ -26,7 +26,10 @@ mod args;
 mod datasets;
 mod hpo;
 mod hpo_bench;
+mod hpo_export;
+mod hpo_progress;
 mod hpo_report;
+mod hpo_study;
 mod run;
 mod task;
 

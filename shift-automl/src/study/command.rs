@@ -93,6 +93,10 @@ pub fn parse_result(stdout: &str, objectives: &[String]) -> Result<(Vec<f64>, Js
         Ok(Json::Object(m)) => m,
         _ => {
             let shown: String = line.chars().take(200).collect();
+            // Python's json.dumps writes NaN and Infinity, which JSON does not have
+            if ["NaN", "Infinity"].iter().any(|w| line.contains(w)) {
+                return Err(format!("non-finite value in the result: {shown}"));
+            }
             return Err(format!(
                 "the last line of standard output is not a JSON object: {shown}"
             ));
