@@ -16,6 +16,9 @@ pub enum HpoCommand {
     Space(SpaceArgs),
     /// Print the exact hypervolume (minimisation) of the points in a CSV file.
     Hypervolume(HypervolumeArgs),
+    /// Train and measure one DSNN trial read from standard input (the objective program of
+    /// `--objective-cmd`): loss on a held-out validation split, energy, inference energy, size.
+    Objective(crate::hpo_objective::ObjectiveArgs),
     /// Benchmark the search methods on ZDT1-3 and DTLZ2 (full fidelity and multi-fidelity).
     Bench(crate::hpo_bench::BenchArgs),
     /// Write a stored study's report (Pareto front, hypervolume, the default configuration,
@@ -66,6 +69,7 @@ pub fn run(cmd: &HpoCommand) -> Result<()> {
     match cmd {
         HpoCommand::Space(a) => space(a),
         HpoCommand::Hypervolume(a) => hypervolume(a),
+        HpoCommand::Objective(a) => crate::hpo_objective::run(a),
         HpoCommand::Bench(a) => crate::hpo_bench::run(a),
         HpoCommand::Report(a) => crate::hpo_report::run(a),
         HpoCommand::Run(a) => crate::hpo_study::run(a),

@@ -28,6 +28,7 @@ mod hpo;
 mod hpo_bench;
 mod hpo_export;
 mod hpo_progress;
+mod hpo_objective;
 mod hpo_report;
 mod hpo_study;
 mod run;

@@ -53,7 +53,7 @@ pub struct Task {
     pub dataset: &'static str,
     /// Which model zoo the architecture comes from.
     pub zoo: DataDomain,
-    /// Architecture name for [`build_model`] (`linear`, `resnet20`, ...).
+    /// Architecture name for [`shift_nn::models::build_model`] (`linear`, `resnet20`, ...).
     pub arch: String,
     /// Training hyperparameters, flags and defaults resolved.
     pub hyper: Hyper,

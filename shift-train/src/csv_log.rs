@@ -12,7 +12,8 @@ use crate::TrainError;
 use std::io::Write;
 
 /// Replaces `path` atomically: temporary file in its folder, fsync, rename, fsync of the folder.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+/// The crate's one writer of whole files other than checkpoints (those go through shift-nn).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let mut file = atomic_write_file::AtomicWriteFile::open(path)
         .map_err(|e| TrainError::io_op("create a temporary file for", path, e))?;
     file.write_all(bytes)

@@ -90,6 +90,12 @@ pub enum TrainError {
         /// Why it is invalid.
         reason: &'static str,
     },
+    /// A trial configuration the DSNN objective cannot train (unknown name, impossible value).
+    #[error("invalid DSNN configuration: {0}")]
+    InvalidConfig(String),
+    /// The energy meter of a trial failed.
+    #[error("energy measurement: {0}")]
+    Energy(#[from] shift_energy::EnergyError),
     /// Parameter groups that cannot form an optimiser (duplicate names, empty shapes, ...).
     #[error("invalid parameter groups: {0}")]
     InvalidGroups(String),

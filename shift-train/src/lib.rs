@@ -13,14 +13,16 @@
 //! - [`checkpoint`]: model, optimiser state and epoch log in one checksummed safetensors file
 //!   (shift-nn's codec), written atomically.
 //! - [`progress`]: an indicatif bar on terminals, plain lines otherwise.
-//!
-//! Not here yet: the HPO objective; see the README status table.
+//! - [`objective`]: the DSNN objective of the search: (configuration, budget, seed) -> loss on a
+//!   held-out validation split, energy, inference energy, model size, with provenance;
+//!   promotions continue from the lower budget's checkpoint.
 
 pub mod checkpoint;
 pub mod csv_log;
 mod error;
 mod eval;
 pub mod meters;
+pub mod objective;
 pub mod optim;
 pub mod progress;
 pub mod schedule;
