@@ -260,3 +260,41 @@ fn bad_invocations_say_what_is_wrong() {
     .into_owned();
     assert!(e.contains("neither csv nor json"), "{e}");
 }
+
+#[test]
+fn a_time_budget_stops_the_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("t.db").display().to_string();
+    let space = zdt1_dir().join("space.json");
+    let out = study_support::deepshift()
+        .args([
+            "hpo",
+            "run",
+            "--study",
+            "t",
+            "--space",
+            space.to_str().unwrap(),
+            "--objective-cmd",
+            &zdt1_cmd(),
+            "--objectives",
+            "f1,f2",
+            "--method",
+            "random",
+            "--time-budget",
+            "1s",
+            "--storage",
+            &storage,
+            "--no-progress",
+        ])
+        .env("ZDT1_SECONDS_PER_BUDGET", "0.25")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trials = export_json("t", &storage);
+    assert!((2..=5).contains(&trials.len()), "{} trials", trials.len());
+    assert!(trials.iter().all(|t| t["state"] == "done"));
+}

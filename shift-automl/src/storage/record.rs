@@ -108,6 +108,10 @@ pub struct Provenance {
     pub automl_version: String,
     /// Operating system and architecture (`linux x86_64`).
     pub platform: String,
+    /// The kernel's boot id (Linux), which tells two machines with the same host name apart
+    /// (containers) before a process id is compared; empty where unknown.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 impl Provenance {
@@ -119,7 +123,16 @@ impl Provenance {
             program: program.to_string(),
             automl_version: env!("CARGO_PKG_VERSION").to_string(),
             platform: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
         }
+    }
+
+    /// Whether `other` ran on this very machine (same host name and boot), so that its
+    /// process id means something here.
+    pub fn same_machine(&self, other: &Provenance) -> bool {
+        self.host == other.host && !self.boot_id.is_empty() && self.boot_id == other.boot_id
     }
 }
 

@@ -110,7 +110,22 @@ fn process_alive(pid: u32) -> bool {
     };
     // SAFETY: signal 0 only checks that the process exists; it sends nothing.
     let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    // a killed worker whose parent died too can linger as a zombie until something reaps it
+    // (a container's init may never): it exists for kill(2) but will never send a heartbeat
+    exists && !is_zombie(pid)
+}
+
+#[cfg(unix)]
+fn is_zombie(pid: libc::pid_t) -> bool {
+    // /proc/PID/stat: "pid (comm) S ...", the state after the last ')'
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .is_some_and(|c| c == 'Z' || c == 'X')
 }
 
 #[cfg(not(unix))]
@@ -225,7 +240,7 @@ impl Worker {
             ));
         }
         match &t.provenance {
-            Some(p) if p.host == mine.host && !process_alive(p.pid) => Some(format!(
+            Some(p) if mine.same_machine(p) && !process_alive(p.pid) => Some(format!(
                 "worker {who}: process {} on this machine is gone",
                 p.pid
             )),
