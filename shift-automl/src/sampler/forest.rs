@@ -127,10 +127,11 @@ impl Builder<'_> {
                 ls += keyed[s].2;
                 lq += keyed[s].2 * keyed[s].2;
                 let nl = s + 1;
-                if keyed[s].0 == keyed[s + 1].0
-                    || nl < self.opt.min_samples_leaf
-                    || n - nl < self.opt.min_samples_leaf
-                {
+                // NaN (an inactive hyperparameter) sorts last and is a value of its own: two
+                // NaNs are equal here, so no split falls between them.
+                let same = keyed[s].0 == keyed[s + 1].0
+                    || (keyed[s].0.is_nan() && keyed[s + 1].0.is_nan());
+                if same || nl < self.opt.min_samples_leaf || n - nl < self.opt.min_samples_leaf {
                     continue;
                 }
                 let cost = sse(ls, lq, nl as f64) + sse(total - ls, total_sq - lq, (n - nl) as f64);
@@ -141,7 +142,10 @@ impl Builder<'_> {
                         set.dedup();
                         (0.0, Some(set))
                     } else {
-                        (0.5 * (keyed[s].0 + keyed[s + 1].0), None)
+                        // Between the last number and the first NaN the threshold is that
+                        // number: `v <= threshold` is false for NaN, which goes right.
+                        let (a, b) = (keyed[s].0, keyed[s + 1].0);
+                        (if b.is_nan() { a } else { 0.5 * (a + b) }, None)
                     };
                     best = Some((cost, dim, threshold, set));
                 }
@@ -170,7 +174,8 @@ impl Builder<'_> {
 }
 
 impl Forest {
-    /// Fits a forest to rows `x` (NaN allowed: it is a value of its own) and targets `y`.
+    /// Fits a forest to rows `x` (NaN allowed: it is a value of its own, sorted after every
+    /// number, so it always goes to the right of a numeric split) and targets `y`.
     pub fn fit(
         x: &[Vec<f64>],
         y: &[f64],
@@ -260,5 +265,32 @@ mod tests {
         assert!((f.predict(&[0.1, 0.0]).0 - 0.0).abs() < 0.3);
         assert!((f.predict(&[0.1, 1.0]).0 - 0.0).abs() < 0.3);
         assert!(f.predict(&[0.5, 0.5]).1 >= 0.0);
+    }
+
+    /// An inactive hyperparameter (NaN) in a numeric column is a value of its own: the forest
+    /// separates it from the numbers instead of recursing on a NaN threshold.
+    #[test]
+    fn nan_in_a_numeric_column_is_a_value_of_its_own() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let x: Vec<Vec<f64>> = (0..120)
+            .map(|i| {
+                vec![if i % 3 == 0 {
+                    f64::NAN
+                } else {
+                    rng.gen::<f64>()
+                }]
+            })
+            .collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|r| if r[0].is_nan() { 5.0 } else { r[0] })
+            .collect();
+        let options = ForestOptions {
+            max_depth: usize::MAX,
+            ..ForestOptions::default()
+        };
+        let f = Forest::fit(&x, &y, &[false], &options, &mut rng);
+        assert!((f.predict(&[f64::NAN]).0 - 5.0).abs() < 0.3);
+        assert!(f.predict(&[0.2]).0 < 1.0);
     }
 }
