@@ -95,7 +95,7 @@ pub fn status_text(r: &StudyRecord, now: f64) -> String {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    if let Some(eta) = eta.filter(|_| finished > 0) {
+    if let Some(eta) = eta.filter(|&e| finished > 0 && e > 0.0) {
         let _ = writeln!(out, "eta: {} (at the pace so far)", hms(eta));
     }
     let front = r.front();

@@ -104,7 +104,7 @@ impl Progress {
                     Some((multi, _, running)) => {
                         let bar = multi.add(ProgressBar::new_spinner());
                         bar.set_style(
-                            ProgressStyle::with_template("  {spinner} {elapsed} {msg}")
+                            ProgressStyle::with_template("  {spinner} {elapsed} {wide_msg}")
                                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                         );
                         bar.set_message(what);
