@@ -15,7 +15,7 @@ mod pg {
     use shift_automl::bench::unit_space;
     use shift_automl::problems::Problem;
     use shift_automl::storage::{self, NewStudy, Provenance, StudySettings, TrialState};
-    use shift_automl::study::{Objective, TrialResult, TrialSpec, Worker, WorkerEvent};
+    use shift_automl::study::{Next, Objective, TrialResult, TrialSpec, Worker, WorkerEvent};
 
     fn server() -> Option<String> {
         match std::env::var("DEEPSHIFT_TEST_POSTGRES") {
@@ -141,5 +141,45 @@ mod pg {
             .unwrap()
             .to_string();
         assert!(e.contains("connecting"), "{e}");
+    }
+
+    #[test]
+    fn a_dead_workers_trial_is_claimed_by_another() {
+        let Some(url) = server() else { return };
+        let name = unique("dead");
+        let mut study = new_study(&name, "random", 1);
+        study.settings.min_budget = 9.0;
+        study.settings.grace_s = 0.3;
+        study.settings.heartbeat_s = 0.1;
+        Worker::create(storage::open(&url).unwrap(), &study, "test").unwrap();
+        let mut w1 = Worker::open(storage::open(&url).unwrap(), &name, "t").unwrap();
+        let Next::Run(t) = w1.next_trial().unwrap() else {
+            panic!("no trial")
+        };
+        let mut w2 = Worker::open(storage::open(&url).unwrap(), &name, "t").unwrap();
+        assert_eq!(w2.next_trial().unwrap(), Next::Wait);
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let Next::Run(again) = w2.next_trial().unwrap() else {
+            panic!("not handed on")
+        };
+        assert_eq!((again.number, again.attempt), (t.number, 2));
+        assert!(!w1.heartbeat(t.number).unwrap());
+        assert!(w1
+            .finish(t.number, TrialResult::failed("late"))
+            .unwrap()
+            .is_none());
+        let r = Zdt1.evaluate(
+            &TrialSpec {
+                number: again.number,
+                config: again.config.clone(),
+                budget: again.budget,
+                seed: again.seed,
+                parent: None,
+                attempt: 2,
+            },
+            &mut || true,
+        );
+        assert!(w2.finish(again.number, r).unwrap().is_some());
+        assert_eq!(w2.next_trial().unwrap(), Next::Finished);
     }
 }
