@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use shift_automl::storage::{self, NewStudy, Provenance, StorageUrl, StudySettings};
+use shift_automl::storage::{self, NewStudy, Provenance, StorageError, StorageUrl, StudySettings};
 use shift_automl::study::command::CommandObjective;
-use shift_automl::study::{default_method, method_names, Worker};
+use shift_automl::study::{default_method, method_names, StudyError, Worker};
 
 use crate::hpo_progress::Progress;
 use crate::hpo_report::DEFAULT_STORAGE;
@@ -224,8 +224,18 @@ fn create(args: &RunArgs) -> Result<Worker> {
     };
     let storage = storage::open(&args.storage)
         .with_context(|| format!("opening storage {}", args.storage))?;
-    let w = Worker::create(storage, &study, &program())
-        .with_context(|| format!("creating study '{}' in {}", args.study, args.storage))?;
+    let w = match Worker::create(storage, &study, &program()) {
+        Ok(w) => w,
+        Err(StudyError::Storage(e @ StorageError::StudyExists { .. })) => bail!(
+            "{e}: continue it with `deepshift hpo resume --study {} --storage {}`, or choose another name",
+            args.study,
+            args.storage
+        ),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("creating study '{}' in {}", args.study, args.storage))
+        }
+    };
     eprintln!(
         "created study '{}' in {}: method {}, objectives {}, budgets {}..{}",
         args.study,

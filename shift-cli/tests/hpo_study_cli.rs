@@ -259,6 +259,31 @@ fn bad_invocations_say_what_is_wrong() {
     )
     .into_owned();
     assert!(e.contains("neither csv nor json"), "{e}");
+    // running a study that exists points at resume
+    let e = String::from_utf8_lossy(
+        &run(&[
+            "hpo",
+            "create",
+            "--study",
+            "c",
+            "--space",
+            space.to_str().unwrap(),
+            "--objective-cmd",
+            "true",
+            "--objectives",
+            "f1",
+            "--n-trials",
+            "1",
+            "--storage",
+            &storage,
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(
+        e.contains("exists already") && e.contains("deepshift hpo resume --study c"),
+        "{e}"
+    );
 }
 
 #[test]
