@@ -14,6 +14,9 @@ fn workers_share(storage: &str, study: &str, method: &str, workers: usize, n: us
     let space = zdt1_dir().join("space.json").display().to_string();
     let cmd = zdt1_cmd();
     let n_s = n.to_string();
+    // a PostgreSQL study's workdirs would otherwise go to the current folder
+    let scratch = tempfile::tempdir().unwrap();
+    let workdir = scratch.path().join("trials").display().to_string();
     ok(&[
         "hpo",
         "create",
@@ -47,6 +50,8 @@ fn workers_share(storage: &str, study: &str, method: &str, workers: usize, n: us
                     "--storage",
                     storage,
                     "--no-progress",
+                    "--workdir",
+                    &workdir,
                 ])
                 .env("ZDT1_SECONDS_PER_BUDGET", "0.03")
                 .stdout(Stdio::null())
@@ -91,6 +96,8 @@ fn workers_share(storage: &str, study: &str, method: &str, workers: usize, n: us
         "--storage",
         storage,
         "--no-progress",
+        "--workdir",
+        &workdir,
     ]);
 }
 
