@@ -39,7 +39,7 @@ pub struct RunArgs {
     /// Objective names (all minimised), as the command reports them: `loss,energy_kwh`.
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', required = true)]
     pub objectives: Vec<String>,
-    /// Search method (see `deepshift hpo methods`); default: gp, or hb-gp when budgets are
+    /// Search method (see `deepshift hpo methods`); default: gp, or mf-gp when budgets are
     /// given.
     #[arg(long, value_name = "M")]
     pub method: Option<String>,
