@@ -8,6 +8,9 @@ use crate::sampler::{GpOptions, GpSampler, ParEgoOptions, ParEgoSampler, RandomS
 use crate::scheduler::{Asha, FullFidelity, Hyperband, Schedule, Screening, Search, SearchOptions};
 use crate::ConfigSpace;
 
+/// Reduction factor of Hyperband and MO-ASHA (AutoDSNN's).
+pub const ETA: f64 = 3.0;
+
 /// Screening evaluations at b = 1 of the model-based multi-fidelity method.
 pub const MF_SCREEN: usize = 60;
 /// Space-filling full-fidelity points of the model-based multi-fidelity method before EHVI
@@ -109,34 +112,48 @@ impl Method {
             max_budget: B_MAX,
             crash_cost: None,
         };
-        let (sampler, schedule): (Box<dyn Sampler>, Box<dyn Schedule>) = match self {
+        let (sampler, schedule) = self.parts(seed, B_MIN, B_MAX, MF_SCREEN);
+        Ok(Search::new(space, sampler, schedule, options)?)
+    }
+
+    /// The method's sampler and schedule for budgets `min_budget..=max_budget`, with a
+    /// screening phase of `n_screen` trials for `screen-gp` and `mf-gp`: the one mapping from
+    /// a method's name to its parts, shared by the benchmark and by studies.
+    pub fn parts(
+        self,
+        seed: u64,
+        min_budget: f64,
+        max_budget: f64,
+        n_screen: usize,
+    ) -> (Box<dyn Sampler>, Box<dyn Schedule>) {
+        match self {
             Method::Random => (
                 Box::new(RandomSampler::new(seed)),
-                Box::new(FullFidelity::new(B_MAX)),
+                Box::new(FullFidelity::new(max_budget)),
             ),
             Method::ParEgo => (
                 Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
-                Box::new(FullFidelity::new(B_MAX)),
+                Box::new(FullFidelity::new(max_budget)),
             ),
             Method::HyperbandParEgo => (
                 Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
-                Box::new(Hyperband::new(3.0, B_MIN, B_MAX)),
+                Box::new(Hyperband::new(ETA, min_budget, max_budget)),
             ),
             Method::Gp => (
                 Box::new(GpSampler::new(GpOptions::default(), seed)),
-                Box::new(FullFidelity::new(B_MAX)),
+                Box::new(FullFidelity::new(max_budget)),
             ),
             Method::HyperbandRandom => (
                 Box::new(RandomSampler::new(seed)),
-                Box::new(Hyperband::new(3.0, B_MIN, B_MAX)),
+                Box::new(Hyperband::new(ETA, min_budget, max_budget)),
             ),
             Method::AshaRandom => (
                 Box::new(RandomSampler::new(seed)),
-                Box::new(Asha::new(3.0, B_MIN, B_MAX)),
+                Box::new(Asha::new(ETA, min_budget, max_budget)),
             ),
             Method::HyperbandGp => (
                 Box::new(GpSampler::new(GpOptions::default(), seed)),
-                Box::new(Hyperband::new(3.0, B_MIN, B_MAX)),
+                Box::new(Hyperband::new(ETA, min_budget, max_budget)),
             ),
             Method::MfGp => (
                 Box::new(GpSampler::new(
@@ -147,13 +164,12 @@ impl Method {
                     },
                     seed,
                 )),
-                Box::new(Screening::new(MF_SCREEN, B_MIN, B_MAX)),
+                Box::new(Screening::new(n_screen, min_budget, max_budget)),
             ),
             Method::ScreenGp => (
                 Box::new(GpSampler::new(GpOptions::default(), seed)),
-                Box::new(Screening::new(MF_SCREEN, B_MIN, B_MAX)),
+                Box::new(Screening::new(n_screen, min_budget, max_budget)),
             ),
-        };
-        Ok(Search::new(space, sampler, schedule, options)?)
+        }
     }
 }

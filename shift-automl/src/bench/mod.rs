@@ -6,7 +6,7 @@
 mod methods;
 mod report;
 
-pub use methods::Method;
+pub use methods::{Method, ETA, MF_SCREEN};
 
 use std::time::Instant;
 

@@ -3,18 +3,12 @@
 //! budgets differ (the benchmark's are fixed at 1..27).
 
 use crate::bench::Method;
-use crate::sampler::{GpOptions, GpSampler, ParEgoOptions, ParEgoSampler, RandomSampler, Sampler};
-use crate::scheduler::{Asha, FullFidelity, Hyperband, Schedule, Search, SearchOptions};
-use crate::scheduler::{Screening, SearchError};
+use crate::scheduler::{Search, SearchError, SearchOptions};
 use crate::storage::StudySettings;
 use crate::ConfigSpace;
 
-/// Reduction factor of Hyperband and MO-ASHA (AutoDSNN's and the benchmark's).
-pub const ETA: f64 = 3.0;
-/// Largest screening phase of `screen-gp` and `mf-gp` (the benchmark's `MF_SCREEN`).
-const MF_SCREEN: usize = 60;
-/// Space-filling full-fidelity points of `mf-gp` before EHVI (the benchmark's `MF_INITIAL`).
-const MF_INITIAL: usize = 5;
+pub use crate::bench::ETA;
+use crate::bench::MF_SCREEN;
 
 // The defaults are the best methods of `deepshift hpo bench` (README, "Search methods"): gp
 // at full fidelity, mf-gp with budgets (at least the full-fidelity GP on all four problems at
@@ -107,50 +101,6 @@ pub fn build_search(
     let n_screen = settings
         .n_trials
         .map_or(MF_SCREEN, |n| MF_SCREEN.min((n / 2).max(1) as usize));
-    let (sampler, schedule): (Box<dyn Sampler>, Box<dyn Schedule>) = match m {
-        Method::Random => (
-            Box::new(RandomSampler::new(seed)),
-            Box::new(FullFidelity::new(hi)),
-        ),
-        Method::ParEgo => (
-            Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
-            Box::new(FullFidelity::new(hi)),
-        ),
-        Method::Gp => (
-            Box::new(GpSampler::new(GpOptions::default(), seed)),
-            Box::new(FullFidelity::new(hi)),
-        ),
-        Method::HyperbandRandom => (
-            Box::new(RandomSampler::new(seed)),
-            Box::new(Hyperband::new(ETA, lo, hi)),
-        ),
-        Method::AshaRandom => (
-            Box::new(RandomSampler::new(seed)),
-            Box::new(Asha::new(ETA, lo, hi)),
-        ),
-        Method::HyperbandParEgo => (
-            Box::new(ParEgoSampler::new(ParEgoOptions::default(), seed)),
-            Box::new(Hyperband::new(ETA, lo, hi)),
-        ),
-        Method::HyperbandGp => (
-            Box::new(GpSampler::new(GpOptions::default(), seed)),
-            Box::new(Hyperband::new(ETA, lo, hi)),
-        ),
-        Method::ScreenGp => (
-            Box::new(GpSampler::new(GpOptions::default(), seed)),
-            Box::new(Screening::new(n_screen, lo, hi)),
-        ),
-        Method::MfGp => (
-            Box::new(GpSampler::new(
-                GpOptions {
-                    multi_fidelity: true,
-                    n_initial: MF_INITIAL,
-                    ..GpOptions::default()
-                },
-                seed,
-            )),
-            Box::new(Screening::new(n_screen, lo, hi)),
-        ),
-    };
+    let (sampler, schedule) = m.parts(seed, lo, hi, n_screen);
     Ok(Search::new(space, sampler, schedule, options)?)
 }
