@@ -1,0 +1,88 @@
+//! The portable micro-kernel (`NR = 8`), and the wide path for inputs of magnitude 2^31.
+
+use std::ops::Range;
+
+use super::for_each_run;
+use crate::matrix::ShiftMatrix;
+
+const NR: usize = 8;
+
+/// See [`super::run`].
+pub(crate) fn rows(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    panel: &[i32],
+    init: &[i64],
+    max_run: usize,
+    out: &mut [i64],
+) {
+    for (r, row) in rows.enumerate() {
+        let mut total = [init[r]; NR];
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            for_each_run(pos, neg, max_run, |pos, neg| {
+                let mut acc = [0i32; NR];
+                for &k in pos {
+                    let x: &[i32; NR] = panel[(k as usize) << 3..][..NR].try_into().unwrap();
+                    for c in 0..NR {
+                        acc[c] = acc[c].wrapping_add(x[c]);
+                    }
+                }
+                for &k in neg {
+                    let x: &[i32; NR] = panel[(k as usize) << 3..][..NR].try_into().unwrap();
+                    for c in 0..NR {
+                        acc[c] = acc[c].wrapping_sub(x[c]);
+                    }
+                }
+                for c in 0..NR {
+                    total[c] = total[c].wrapping_add(shl(acc[c] as i64, seg.shift));
+                }
+            });
+        }
+        out[r * NR..(r + 1) * NR].copy_from_slice(&total);
+    }
+}
+
+/// The same sums in `i64` lanes throughout, for any panel width `nr`: used when an input
+/// reaches 2^31 in magnitude, where no `i32` run is safe.
+pub(crate) fn rows_wide(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    panel: &[i32],
+    nr: usize,
+    init: &[i64],
+    out: &mut [i64],
+) {
+    let nr_shift = nr.trailing_zeros();
+    for (r, row) in rows.enumerate() {
+        let total = &mut out[r * nr..(r + 1) * nr];
+        total.fill(init[r]);
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            for (list, negative) in [(pos, false), (neg, true)] {
+                for &k in list {
+                    let x = &panel[(k as usize) << nr_shift..][..nr];
+                    for (t, &v) in total.iter_mut().zip(x) {
+                        let v = shl(v as i64, seg.shift);
+                        *t = if negative {
+                            t.wrapping_sub(v)
+                        } else {
+                            t.wrapping_add(v)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `v << s`, 0 for `s >= 64`. (The accumulator rule makes every level of 63 and above
+/// contribute 0, so this is exact; it also keeps debug builds from panicking.)
+#[inline(always)]
+pub(crate) fn shl(v: i64, s: u32) -> i64 {
+    if s >= 64 {
+        0
+    } else {
+        v << s
+    }
+}
