@@ -173,7 +173,43 @@ fn hand_case() -> ReportInput {
             trial(4, 3.0, config(0.3, 0.3), vec![2.0, 0.5]),
             trial(5, 3.0, config(0.4, 0.4), vec![0.8, 2.0]),
         ],
+        references: Vec::new(),
     }
+}
+
+#[test]
+fn references_are_located_each_with_its_dominators() {
+    let mut input = hand_case();
+    input.references = vec![
+        ("baseline".to_string(), config(0.4, 0.4)),
+        ("never run".to_string(), config(0.9, 0.9)),
+    ];
+    let r = Report::build(
+        &input,
+        &ReportOptions {
+            reference: Some(vec![3.0, 3.0]),
+            ..ReportOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.references.len(), 2);
+    let (label, b) = &r.references[0];
+    assert_eq!(label, "baseline");
+    assert_eq!(r.results[b.result.unwrap()].trial, 5);
+    let by: Vec<u64> = b
+        .dominated_by
+        .iter()
+        .map(|x| r.results[x.result].trial)
+        .collect();
+    assert_eq!(by, vec![2]);
+    // not evaluated, and the forests predict only the space's default: nothing to compare
+    assert_eq!(r.references[1].1.result, None);
+    assert_eq!(r.references[1].1.objectives, None);
+    let md = String::from_utf8(r.render().unwrap()[0].bytes.clone()).unwrap();
+    assert!(md.contains("## Reference configurations"), "{md}");
+    assert!(md.contains("### Reference: baseline"), "{md}");
+    assert!(md.contains("### Reference: never run"), "{md}");
+    assert!(!md.contains("## Default configuration"), "{md}");
 }
 
 #[test]
@@ -388,6 +424,7 @@ fn study_over(
         space,
         objectives: objectives.iter().map(|s| s.to_string()).collect(),
         trials,
+        references: Vec::new(),
     }
 }
 

@@ -57,6 +57,8 @@ mod pg {
                 grace_s: 2.0,
                 objective_cmd: None,
                 trial_timeout_s: None,
+                references: Vec::new(),
+                attributes: Default::default(),
             },
             provenance: Provenance::current("test"),
         }

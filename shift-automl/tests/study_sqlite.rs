@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value as Json;
 use shift_automl::bench::unit_space;
 use shift_automl::problems::Problem;
-use shift_automl::storage::{self, NewStudy, Provenance, StudySettings, TrialState};
+use shift_automl::storage::{
+    self, NewStudy, Provenance, ReferenceTrial, StudySettings, TrialState,
+};
 use shift_automl::study::{Next, Objective, TrialResult, TrialSpec, Worker};
 
 fn settings(n_trials: u64, min: f64, max: f64) -> StudySettings {
@@ -24,6 +26,8 @@ fn settings(n_trials: u64, min: f64, max: f64) -> StudySettings {
         grace_s: 1.0,
         objective_cmd: None,
         trial_timeout_s: None,
+        references: Vec::new(),
+        attributes: Default::default(),
     }
 }
 
@@ -80,9 +84,53 @@ fn summary(url: &str, name: &str) -> Summary {
 #[test]
 fn resumed_study_continues_as_uninterrupted() {
     for method in ["hb-gp", "asha-random", "hb-parego"] {
+        straight_equals_resumed(method, settings(16, 1.0, 9.0));
+    }
+}
+
+fn reference(label: &str, x: f64, budget: f64) -> ReferenceTrial {
+    let config: serde_json::Map<String, Json> =
+        (0..6).map(|i| (format!("x{i}"), Json::from(x))).collect();
+    ReferenceTrial {
+        label: label.into(),
+        config: Json::Object(config),
+        budget,
+    }
+}
+
+#[test]
+fn references_run_first_at_their_budget_and_survive_resumption() {
+    let mut s = settings(12, 1.0, 9.0);
+    s.references = vec![reference("a", 0.375, 9.0), reference("b", 0.25, 3.0)];
+    let trials = straight_equals_resumed("hb-gp", s.clone());
+    assert_eq!(trials[0].2, s.references[0].config);
+    assert_eq!(trials[0].3, 9.0);
+    assert_eq!(trials[1].2, s.references[1].config);
+    assert_eq!(trials[1].3, 3.0);
+    assert!(trials[2..]
+        .iter()
+        .all(|t| t.2 != trials[0].2 && t.2 != trials[1].2));
+
+    // a reference outside the space is refused before anything is stored
+    let dir = tempfile::tempdir().unwrap();
+    s.references = vec![reference("too big", 7.0, 9.0)];
+    let e = Worker::create(
+        storage::open(&url(&dir)).unwrap(),
+        &new_study("c", "hb-gp", s),
+        "test",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("reference configuration 'too big'"), "{e}");
+}
+
+/// Runs a study in one worker and again with a fresh worker per trial; both give the same
+/// trials, which are returned.
+fn straight_equals_resumed(method: &str, s: StudySettings) -> Summary {
+    {
         let dir = tempfile::tempdir().unwrap();
         let u = url(&dir);
-        let s = settings(16, 1.0, 9.0);
+        let n = s.n_trials.unwrap() as usize;
         let mut w = Worker::create(
             storage::open(&u).unwrap(),
             &new_study("a", method, s.clone()),
@@ -91,7 +139,7 @@ fn resumed_study_continues_as_uninterrupted() {
         .unwrap();
         w.run(&mut Zdt1, &mut |_| {}).unwrap();
         let straight = summary(&u, "a");
-        assert_eq!(straight.len(), 16, "{method}");
+        assert_eq!(straight.len(), n, "{method}");
 
         // the same study, with a fresh worker (a new process) after every trial
         Worker::create(
@@ -120,6 +168,7 @@ fn resumed_study_continues_as_uninterrupted() {
             }
         }
         assert_eq!(summary(&u, "b"), straight, "{method}");
+        straight
     }
 }
 

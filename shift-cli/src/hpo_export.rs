@@ -1,5 +1,6 @@
 //! `deepshift hpo status|export --study NAME [--storage URL]`: read a stored study.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -166,22 +167,58 @@ fn json_cell(v: &Json) -> String {
     }
 }
 
+/// A trial's metadata as flat columns: top-level values by their key, the values of a nested
+/// object (the DSNN objective's `provenance`) as `key.inner`.
+fn flat_metadata(metadata: &Json) -> BTreeMap<String, Json> {
+    let mut out = BTreeMap::new();
+    if let Json::Object(m) = metadata {
+        for (k, v) in m {
+            match v {
+                Json::Object(inner) => {
+                    for (ik, iv) in inner {
+                        out.insert(format!("{k}.{ik}"), iv.clone());
+                    }
+                }
+                other => {
+                    out.insert(k.clone(), other.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The CSV export: a header, then one row per trial; inactive hyperparameters and missing
-/// objectives are empty cells.
+/// objectives are empty cells. After the objectives come the further values trials reported
+/// (their metadata: other objectives, and the DSNN objective's provenance such as
+/// `provenance.energy_source`), one column per name any trial has.
 pub fn export_csv(r: &StudyRecord) -> Result<String> {
     let space = r
         .space()
         .with_context(|| format!("study '{}': stored space", r.name))?;
     let names: Vec<&str> = space.names();
+    let metadata: Vec<BTreeMap<String, Json>> = r
+        .trials
+        .iter()
+        .map(|t| flat_metadata(&t.metadata))
+        .collect();
+    let extra: Vec<String> = metadata
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| !r.settings.objectives.contains(k))
+        .collect();
     let mut out = String::new();
     let header: Vec<String> = ["number", "state", "budget"]
         .iter()
         .map(|s| s.to_string())
         .chain(names.iter().map(|n| csv_cell(n)))
         .chain(r.settings.objectives.iter().map(|o| csv_cell(o)))
+        .chain(extra.iter().map(|k| csv_cell(k)))
         .collect();
     let _ = writeln!(out, "{}", header.join(","));
-    for t in &r.trials {
+    for (t, meta) in r.trials.iter().zip(&metadata) {
         let mut row = vec![
             t.number.to_string(),
             t.state.to_string(),
@@ -201,6 +238,11 @@ pub fn export_csv(r: &StudyRecord) -> Result<String> {
                     .unwrap_or_default(),
             );
         }
+        row.extend(
+            extra
+                .iter()
+                .map(|k| meta.get(k).map(json_cell).unwrap_or_default()),
+        );
         let _ = writeln!(out, "{}", row.join(","));
     }
     Ok(out)

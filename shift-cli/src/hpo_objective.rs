@@ -9,13 +9,13 @@
 //! only at a shift depth above 0).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
-use shift_data::{Dataset, Mnist, MnistKind, Split};
+use shift_data::{Cifar, Dataset, Mnist, MnistKind, Split};
 use shift_nn::models::DataDomain;
 use shift_train::objective::{DsnnObjective, TrialRequest};
 
@@ -27,8 +27,134 @@ use crate::datasets::dataset_dir;
 pub enum ObjectiveDataset {
     /// MNIST (`data/mnist`).
     Mnist,
-    /// Fashion-MNIST (`data/fashion-mnist`), with the MNIST models.
+    /// Fashion-MNIST (`data/fashion-mnist`, or Debian's `/usr/share/datasets/fashion-mnist`),
+    /// with the MNIST models.
     FashionMnist,
+    /// CIFAR-10 (`data/cifar10`, the binary batches), with the CIFAR-10 zoo.
+    Cifar10,
+}
+
+impl ObjectiveDataset {
+    /// The name on the command line and in folders: `fashion-mnist`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectiveDataset::Mnist => "mnist",
+            ObjectiveDataset::FashionMnist => "fashion-mnist",
+            ObjectiveDataset::Cifar10 => "cifar10",
+        }
+    }
+
+    /// The zoo whose architectures it trains.
+    pub fn domain(self) -> DataDomain {
+        match self {
+            ObjectiveDataset::Mnist | ObjectiveDataset::FashionMnist => DataDomain::Mnist,
+            ObjectiveDataset::Cifar10 => DataDomain::Cifar10,
+        }
+    }
+
+    /// The training split as training reads it and as evaluation reads it (without
+    /// augmentation), or the test split twice (`train` false).
+    pub fn open(
+        self,
+        data_dir: &Path,
+        train: bool,
+    ) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+        let split = if train { Split::Train } else { Split::Test };
+        let name = self.name();
+        let mnist = |kind: MnistKind| -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+            let dir = kind
+                .locate(data_dir)
+                .unwrap_or_else(|| dataset_dir(data_dir, name));
+            let set: Arc<dyn Dataset> = Arc::new(
+                Mnist::open(&dir, kind, split)
+                    .with_context(|| format!("{name} not found in {}", dir.display()))?,
+            );
+            // MNIST and Fashion-MNIST have no augmentation: one set serves both.
+            Ok((set.clone(), set))
+        };
+        match self {
+            ObjectiveDataset::Mnist => mnist(MnistKind::Mnist),
+            ObjectiveDataset::FashionMnist => mnist(MnistKind::FashionMnist),
+            ObjectiveDataset::Cifar10 => {
+                let dir = dataset_dir(data_dir, name);
+                let open = || {
+                    Cifar::cifar10(&dir, split).with_context(|| {
+                        format!(
+                            "CIFAR-10 not found in {} (the binary batches; `cargo xtask data cifar10` explains)",
+                            dir.display()
+                        )
+                    })
+                };
+                let augmented: Arc<dyn Dataset> = Arc::new(open()?);
+                let plain: Arc<dyn Dataset> = Arc::new(open()?.with_augment(false));
+                Ok((augmented, plain))
+            }
+        }
+    }
+}
+
+/// What determines a DSNN study's objective besides the configuration: the data, the model
+/// and the validation split.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DsnnSetup {
+    /// The data set.
+    pub dataset: String,
+    /// The architecture.
+    pub arch: String,
+    /// The data root, or the data set's own folder.
+    pub data_dir: PathBuf,
+    /// Folder of per-design runs.
+    pub cache_dir: PathBuf,
+    /// Share of the training set held out for validation.
+    pub val_fraction: f64,
+    /// Seed of the validation split.
+    pub split_seed: u64,
+}
+
+impl DsnnSetup {
+    /// The data set, parsed.
+    pub fn dataset(&self) -> Result<ObjectiveDataset> {
+        ObjectiveDataset::from_str(&self.dataset, true)
+            .map_err(|e| anyhow::anyhow!("data set '{}': {e}", self.dataset))
+    }
+
+    /// The objective over this setup's training split.
+    pub fn objective(
+        &self,
+        workers: usize,
+        meter: shift_energy::MeterConfig,
+    ) -> Result<DsnnObjective> {
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            bail!("--val-fraction {} must lie in [0, 1)", self.val_fraction);
+        }
+        let dataset = self.dataset()?;
+        let domain = dataset.domain();
+        if !domain.archs().contains(&self.arch.as_str()) {
+            bail!(
+                "--arch {}: not a {} architecture (known: {})",
+                self.arch,
+                dataset.name(),
+                domain.archs().join(", ")
+            );
+        }
+        let (train_pool, val_pool) = dataset.open(&self.data_dir, true)?;
+        Ok(DsnnObjective {
+            domain,
+            arch: self.arch.clone(),
+            train_pool,
+            val_pool,
+            val_fraction: self.val_fraction,
+            split_seed: self.split_seed,
+            workers,
+            val_batch_size: if domain == DataDomain::Mnist {
+                1000
+            } else {
+                256
+            },
+            cache_dir: self.cache_dir.clone(),
+            meter,
+        })
+    }
 }
 
 /// `deepshift hpo objective` flags.
@@ -37,7 +163,8 @@ pub struct ObjectiveArgs {
     /// The data set.
     #[arg(long, value_enum, default_value = "mnist")]
     pub dataset: ObjectiveDataset,
-    /// The MNIST architecture (`linear` or `conv`).
+    /// The architecture: `linear` or `conv` on MNIST and Fashion-MNIST, a CIFAR-10 zoo name
+    /// (`resnet20`, ...) on CIFAR-10.
     #[arg(long, default_value = "conv")]
     pub arch: String,
     /// The data root, or the data set's own folder.
@@ -80,18 +207,6 @@ pub fn run(args: &ObjectiveArgs) -> Result<()> {
         .context("reading the trial from standard input")?;
     let trial: TrialInput = serde_json::from_str(&text)
         .with_context(|| format!("standard input is not a trial object: {}", text.trim()))?;
-    if !(0.0..1.0).contains(&args.val_fraction) {
-        bail!("--val-fraction {} must lie in [0, 1)", args.val_fraction);
-    }
-    let (name, kind) = match args.dataset {
-        ObjectiveDataset::Mnist => ("mnist", MnistKind::Mnist),
-        ObjectiveDataset::FashionMnist => ("fashion-mnist", MnistKind::FashionMnist),
-    };
-    let dir = dataset_dir(&args.data_dir, name);
-    let train: Arc<dyn Dataset> = Arc::new(
-        Mnist::open(&dir, kind, Split::Train)
-            .with_context(|| format!("{name} not found in {}", dir.display()))?,
-    );
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| {
         trial
             .workdir
@@ -99,19 +214,15 @@ pub fn run(args: &ObjectiveArgs) -> Result<()> {
             .and_then(|w| w.parent())
             .map_or_else(|| PathBuf::from("dsnn-runs"), |p| p.join("dsnn-runs"))
     });
-    let objective = DsnnObjective {
-        domain: DataDomain::Mnist,
+    let setup = DsnnSetup {
+        dataset: args.dataset.name().to_string(),
         arch: args.arch.clone(),
-        train_pool: train.clone(),
-        // MNIST and Fashion-MNIST have no augmentation: one set serves both.
-        val_pool: train,
+        data_dir: args.data_dir.clone(),
+        cache_dir,
         val_fraction: args.val_fraction,
         split_seed: args.split_seed,
-        workers: args.workers,
-        val_batch_size: 1000,
-        cache_dir,
-        meter: args.meter.config(),
     };
+    let objective = setup.objective(args.workers, args.meter.config())?;
     let result = objective.evaluate(&TrialRequest {
         config: trial.config,
         budget: trial.budget,

@@ -9,6 +9,8 @@ use clap::Args;
 use shift_automl::report::{Report, ReportFile, ReportInput, ReportOptions};
 use shift_automl::storage::StorageUrl;
 
+mod dsnn;
+
 /// Where studies are stored when `--storage` is not given: a SQLite file in the current folder.
 pub const DEFAULT_STORAGE: &str = "sqlite://deepshift-studies.db";
 
@@ -65,6 +67,14 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let report = Report::build(&input, &options)?;
     let files = report.render()?;
     write_files(&args.out, &files)?;
+    if let Some(setup) = dsnn::setup(&record)? {
+        dsnn::write(&record, &setup, &input, &report, &options, &args.out)?;
+        println!(
+            "DSNN study: wrote {} and {}",
+            args.out.join("dsnn.md").display(),
+            args.out.join("inference").display()
+        );
+    }
     println!(
         "study '{}': {} configurations, {} on the front, hypervolume {} against {:?}",
         report.study,

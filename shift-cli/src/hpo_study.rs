@@ -18,6 +18,8 @@ use shift_automl::study::{default_method, method_names, StudyError, Worker};
 use crate::hpo_progress::Progress;
 use crate::hpo_report::DEFAULT_STORAGE;
 
+pub mod dsnn;
+
 /// The program name recorded in provenance.
 pub fn program() -> String {
     format!("deepshift {}", env!("CARGO_PKG_VERSION"))
@@ -29,18 +31,26 @@ pub struct RunArgs {
     /// The study's name (unique within the storage).
     #[arg(long, value_name = "NAME")]
     pub study: String,
-    /// The search space, a ConfigSpace JSON file.
-    #[arg(long, value_name = "FILE")]
-    pub space: PathBuf,
+    /// The search space, a ConfigSpace JSON file (required unless --dataset, which ships
+    /// one).
+    #[arg(long, value_name = "FILE", required_unless_present = "dataset")]
+    pub space: Option<PathBuf>,
     /// Shell command that evaluates one trial: it reads a JSON object on standard input (and
-    /// in $DEEPSHIFT_TRIAL) and prints a JSON object of objective values as its last line.
-    #[arg(long, value_name = "CMD")]
-    pub objective_cmd: String,
-    /// Objective names (all minimised), as the command reports them: `loss,energy_kwh`.
-    #[arg(long, value_name = "A,B,...", value_delimiter = ',', required = true)]
+    /// in $DEEPSHIFT_TRIAL) and prints a JSON object of objective values as its last line
+    /// (required unless --dataset, whose objective is built in).
+    #[arg(long, value_name = "CMD", required_unless_present = "dataset")]
+    pub objective_cmd: Option<String>,
+    /// Objective names (all minimised), as the command reports them: `loss,energy_kwh`
+    /// (required unless --dataset, whose default this is).
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        required_unless_present = "dataset"
+    )]
     pub objectives: Vec<String>,
     /// Search method (see `deepshift hpo methods`); default: gp, or mf-gp when budgets are
-    /// given.
+    /// given (hb-gp with --dataset).
     #[arg(long, value_name = "M")]
     pub method: Option<String>,
     /// Stop after this many trials (failed ones count).
@@ -85,6 +95,8 @@ pub struct RunArgs {
     pub grace: String,
     #[command(flatten)]
     pub join: JoinOptions,
+    #[command(flatten)]
+    pub dsnn: dsnn::DsnnRunArgs,
 }
 
 /// Flags of every command that works on trials.
@@ -164,13 +176,19 @@ pub fn open_existing(url: &str) -> Result<Box<dyn storage::Storage>> {
     storage::open(url).with_context(|| format!("opening storage {url}"))
 }
 
-fn settings(args: &RunArgs) -> Result<StudySettings> {
-    let (min, max) = match (args.min_budget, args.max_budget) {
+/// The study's budgets: the flags', else the DSNN default with --dataset, else 1.
+fn budgets(args: &RunArgs) -> Result<(f64, f64)> {
+    Ok(match (args.min_budget, args.max_budget) {
         (Some(lo), Some(hi)) => (lo, hi),
         (None, Some(hi)) => (hi, hi),
+        (None, None) if args.dsnn.dataset.is_some() => dsnn::DEFAULT_BUDGETS,
         (None, None) => (1.0, 1.0),
         (Some(_), None) => bail!("--min-budget needs --max-budget"),
-    };
+    })
+}
+
+fn settings(args: &RunArgs, plan: Option<&dsnn::DsnnPlan>) -> Result<StudySettings> {
+    let (min, max) = budgets(args)?;
     if args.n_trials.is_none() && args.time_budget.is_none() {
         bail!("give --n-trials N or --time-budget T (or both): a study needs a limit");
     }
@@ -179,12 +197,21 @@ fn settings(args: &RunArgs) -> Result<StudySettings> {
             .with_context(|| flag.to_string())?
             .as_secs_f64())
     };
-    Ok(StudySettings {
-        objectives: args
-            .objectives
+    let objectives: Vec<String> = if args.objectives.is_empty() {
+        dsnn::DEFAULT_OBJECTIVES.map(String::from).to_vec()
+    } else {
+        args.objectives
             .iter()
             .map(|s| s.trim().to_string())
-            .collect(),
+            .collect()
+    };
+    let objective_cmd = match (plan, &args.objective_cmd) {
+        (Some(p), _) => p.objective_cmd.clone(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => bail!("give --objective-cmd CMD (or --dataset for the DSNN objective)"),
+    };
+    Ok(StudySettings {
+        objectives,
         min_budget: min,
         max_budget: max,
         seed: args.seed,
@@ -198,23 +225,47 @@ fn settings(args: &RunArgs) -> Result<StudySettings> {
         max_attempts: args.max_attempts,
         heartbeat_s: secs("--heartbeat", &args.heartbeat)?,
         grace_s: secs("--grace", &args.grace)?,
-        objective_cmd: Some(args.objective_cmd.clone()),
+        objective_cmd: Some(objective_cmd),
         trial_timeout_s: args
             .trial_timeout
             .as_deref()
             .map(|t| secs("--trial-timeout", t))
             .transpose()?,
+        references: plan.map(|p| p.references.clone()).unwrap_or_default(),
+        attributes: plan.map(|p| p.attributes()).unwrap_or_default(),
     })
 }
 
 /// Creates the study; returns its worker.
 fn create(args: &RunArgs) -> Result<Worker> {
-    let settings = settings(args)?;
-    let space = crate::hpo::read_space(&args.space)?;
-    let method = args
-        .method
-        .clone()
-        .unwrap_or_else(|| default_method(settings.min_budget, settings.max_budget).to_string());
+    let plan = match args.dsnn.dataset {
+        Some(dataset) => {
+            let runs = default_workdir(&args.storage, &args.study)
+                .with_file_name(format!("{}-runs", args.study));
+            Some(dsnn::DsnnPlan::new(
+                &args.dsnn,
+                dataset,
+                args.space.as_deref(),
+                args.objective_cmd.as_deref(),
+                &runs,
+                budgets(args)?.1,
+            )?)
+        }
+        None => None,
+    };
+    let settings = settings(args, plan.as_ref())?;
+    let space = match (&plan, &args.space) {
+        (Some(p), _) => p.space.clone(),
+        (None, Some(f)) => crate::hpo::read_space(f)?,
+        (None, None) => bail!("give --space FILE (or --dataset for a shipped DSNN space)"),
+    };
+    let method = args.method.clone().unwrap_or_else(|| {
+        if plan.is_some() && settings.is_multi_fidelity() {
+            dsnn::DEFAULT_METHOD.to_string()
+        } else {
+            default_method(settings.min_budget, settings.max_budget).to_string()
+        }
+    });
     let study = NewStudy {
         name: args.study.clone(),
         space_json: space.to_json(),

@@ -39,6 +39,8 @@ fn store_study(db: &Path) -> String {
             grace_s: 10.0,
             objective_cmd: None,
             trial_timeout_s: None,
+            references: Vec::new(),
+            attributes: Default::default(),
         },
         provenance: Provenance::current("test"),
     })

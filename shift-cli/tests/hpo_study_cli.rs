@@ -107,10 +107,16 @@ fn failures_are_recorded_and_the_study_goes_on() {
     let log = std::fs::read_to_string(workdir.join("stdout.log")).unwrap();
     assert!(log.starts_with("some progress line"), "{log}");
 
-    // CSV: one row per trial, every hyperparameter and objective in its own column
+    // CSV: one row per trial, every hyperparameter and objective in its own column, then
+    // what the command reported besides (nested objects flattened)
     let csv = ok(&["hpo", "export", "--study", "cmd", "--storage", &storage]);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "number,state,budget,x0,x1,x2,x3,x4,x5,f1,f2");
+    assert!(
+        lines[0].starts_with("number,state,budget,x0,x1,x2,x3,x4,x5,f1,f2,budget_is_int,"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(",seen.budget,"), "{}", lines[0]);
     assert_eq!(lines.len(), 7);
     assert!(
         lines[2].starts_with("1,failed,9,") && lines[2].ends_with(",,"),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::importance::{self, Importance};
+use super::importance;
 use super::{Report, ReportError, ReportInput, ReportOptions, ReportTrial, TrialState};
 use crate::pareto::{dominates, hypervolume, nondominated_front, nondominated_sort};
 use crate::Configuration;
@@ -221,7 +221,17 @@ pub(super) fn build(input: &ReportInput, options: &ReportOptions) -> Result<Repo
     let curve = curve(&trials, &reference);
     let hyperparameters: Vec<String> = input.space.names().iter().map(|s| s.to_string()).collect();
     let importance = importance::compute(input, &results, options);
-    let default = default_position(input, &results, &importance);
+    let default = position(
+        input.space.default_configuration(),
+        &results,
+        importance.default_prediction(),
+    );
+    // the forests predict the default only: a reference not evaluated has no objectives
+    let references = input
+        .references
+        .iter()
+        .map(|(label, c)| (label.clone(), position(c.clone(), &results, None)))
+        .collect();
     Ok(Report {
         study: input.study.clone(),
         method: input.method.clone(),
@@ -236,6 +246,7 @@ pub(super) fn build(input: &ReportInput, options: &ReportOptions) -> Result<Repo
         hypervolume: hv,
         curve,
         default,
+        references,
         importance,
     })
 }
@@ -294,19 +305,18 @@ fn curve(trials: &[&ReportTrial], reference: &[f64]) -> Vec<CurvePoint> {
     out
 }
 
-/// Locates the default configuration among the results, or predicts it, and lists the
+/// Locates a configuration among the results (else takes `prediction` for it) and lists the
 /// results that dominate it.
-fn default_position(
-    input: &ReportInput,
+fn position(
+    config: Configuration,
     results: &[ConfigResult],
-    importance: &Importance,
+    prediction: Option<Vec<f64>>,
 ) -> DefaultPosition {
-    let config = input.space.default_configuration();
     let k = key(&config);
     let result = results.iter().position(|r| key(&r.config) == k);
     let objectives = match result {
         Some(i) => Some(results[i].objectives.clone()),
-        None => importance.default_prediction(),
+        None => prediction,
     };
     let dominated_by = objectives
         .as_ref()

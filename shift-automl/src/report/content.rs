@@ -2,7 +2,7 @@
 
 use super::document::{para, Block, Span};
 use super::importance::Importance;
-use super::{ReferenceRule, Report};
+use super::{DefaultPosition, ReferenceRule, Report};
 use crate::{Configuration, Value};
 
 /// At most this many rows in the front and dominance tables; the rest is summarised.
@@ -221,10 +221,26 @@ fn curve(r: &Report, doc: &mut Vec<Block>) {
 }
 
 fn default(r: &Report, doc: &mut Vec<Block>) {
-    doc.push(Block::Heading(2, "Default configuration".to_string()));
-    let d = &r.default;
+    if r.references.is_empty() {
+        doc.push(Block::Heading(2, "Default configuration".to_string()));
+        position(r, "The space's default", &r.default, doc);
+        return;
+    }
+    doc.push(Block::Heading(2, "Reference configurations".to_string()));
+    doc.push(para(
+        "The baselines the study evaluated before its method's own trials, each located \
+         among the results.",
+    ));
+    for (label, d) in &r.references {
+        doc.push(Block::Heading(3, format!("Reference: {label}")));
+        position(r, "The configuration", d, doc);
+    }
+}
+
+/// Where `d` stands: its result, its rank and the results that dominate it.
+fn position(r: &Report, what: &str, d: &DefaultPosition, doc: &mut Vec<Block>) {
     doc.push(Block::Para(vec![
-        Span::Text("The space's default: ".to_string()),
+        Span::Text(format!("{what}: ")),
         Span::Code(d.config.to_string()),
         Span::Text(".".to_string()),
     ]));
@@ -257,8 +273,8 @@ fn default(r: &Report, doc: &mut Vec<Block>) {
     }
     doc.push(para(format!(
         "{} configurations dominate it (no worse in any objective, better in at least one). \
-         Their improvement over the default per objective: default minus theirs, and that \
-         relative to the default's magnitude.",
+         Their improvement over it per objective: its value minus theirs, and that relative \
+         to its magnitude.",
         d.dominated_by.len()
     )));
     let mut head = vec!["trial".to_string(), "budget".to_string()];

@@ -81,6 +81,9 @@ pub struct ReportInput {
     pub objectives: Vec<String>,
     /// The trials, in any order.
     pub trials: Vec<ReportTrial>,
+    /// Labelled baselines to locate among the results (a study's reference trials); when
+    /// empty, the report locates the space's default configuration instead.
+    pub references: Vec<(String, Configuration)>,
 }
 
 /// Settings of [`Report::build`].
@@ -193,6 +196,8 @@ pub struct Report {
     pub curve: Vec<CurvePoint>,
     /// Where the space's default configuration stands.
     pub default: DefaultPosition,
+    /// Where each of [`ReportInput::references`] stands, with its label.
+    pub references: Vec<(String, DefaultPosition)>,
     /// Hyperparameter importance per objective, or why it was skipped.
     pub importance: Importance,
 }

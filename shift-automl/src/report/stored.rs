@@ -37,6 +37,20 @@ impl TryFrom<&StudyRecord> for ReportInput {
                 })
             })
             .collect::<Result<Vec<_>, ReportError>>()?;
+        let references =
+            rec.settings
+                .references
+                .iter()
+                .map(|r| {
+                    let config = space.configuration_from_json(&r.config).map_err(|e| {
+                        ReportError::Space {
+                            study: rec.name.clone(),
+                            problem: format!("reference '{}': {e}", r.label),
+                        }
+                    })?;
+                    Ok((r.label.clone(), config))
+                })
+                .collect::<Result<Vec<_>, ReportError>>()?;
         let s = &rec.settings;
         let budgets = if s.min_budget < s.max_budget {
             format!("budgets {} to {}", s.min_budget, s.max_budget)
@@ -49,6 +63,7 @@ impl TryFrom<&StudyRecord> for ReportInput {
             space,
             objectives: rec.settings.objectives.clone(),
             trials,
+            references,
         })
     }
 }

@@ -166,6 +166,8 @@ pub struct Search {
     options: SearchOptions,
     trials: Vec<TrialRecord>,
     events: Vec<Event>,
+    /// Configurations (and budgets) the next asks return before the schedule is consulted.
+    queued: std::collections::VecDeque<(Configuration, f64)>,
 }
 
 impl std::fmt::Debug for Search {
@@ -213,7 +215,27 @@ impl Search {
             options,
             trials: Vec::new(),
             events: Vec::new(),
+            queued: Default::default(),
         })
+    }
+
+    /// Makes the next asks return `config` at `budget`, in the order enqueued, before any
+    /// configuration of the method (Optuna's `enqueue_trial`): a baseline to compare with, or
+    /// a known good design. The sampler sees their results like any other; the schedule does
+    /// not rank or promote them. Enqueueing is not an [`Event`]: a search that is replayed
+    /// must be given the same queue before its events (studies build it from their settings).
+    pub fn enqueue(&mut self, config: Configuration, budget: f64) -> Result<(), SearchError> {
+        self.space
+            .validate(&config)
+            .map_err(|e| SearchError::Options(format!("enqueued configuration: {e}")))?;
+        if !(budget >= self.options.min_budget && budget <= self.options.max_budget) {
+            return Err(SearchError::Options(format!(
+                "enqueued budget {budget} lies outside {}..{}",
+                self.options.min_budget, self.options.max_budget
+            )));
+        }
+        self.queued.push_back((config, budget));
+        Ok(())
     }
 
     /// The space searched.
@@ -250,6 +272,9 @@ impl Search {
     /// The next trial to evaluate.
     pub fn ask(&mut self) -> Result<Trial, SearchError> {
         let id = self.trials.len() as TrialId;
+        if let Some((config, budget)) = self.queued.pop_front() {
+            return Ok(self.record_ask(id, config, budget, None));
+        }
         let decision = {
             let (trials, options) = (&self.trials, &self.options);
             let ranked = |t: TrialId| effective(trials, options, t);
@@ -298,6 +323,16 @@ impl Search {
                 (c, budget, Some(parent))
             }
         };
+        Ok(self.record_ask(id, config, budget, parent))
+    }
+
+    fn record_ask(
+        &mut self,
+        id: TrialId,
+        config: Configuration,
+        budget: f64,
+        parent: Option<TrialId>,
+    ) -> Trial {
         let x = self.space.encode(&config);
         let trial = Trial {
             id,
@@ -311,7 +346,7 @@ impl Search {
             state: TrialState::Pending,
         });
         self.events.push(Event::Ask(id));
-        Ok(trial)
+        trial
     }
 
     /// Reports a trial. Non-finite objectives are recorded as a failure.

@@ -25,8 +25,8 @@ mod sqlite;
 mod url;
 
 pub use record::{
-    host_name, time_used_s, LostAttempt, NewStudy, Provenance, StoredTrial, StudyRecord,
-    StudySettings, TrialState,
+    host_name, time_used_s, LostAttempt, NewStudy, Provenance, ReferenceTrial, StoredTrial,
+    StudyRecord, StudySettings, TrialState,
 };
 pub use url::{open, StorageUrl};
 

@@ -86,6 +86,26 @@ pub struct StudySettings {
     pub objective_cmd: Option<String>,
     /// Seconds after which a trial's command is killed and the trial failed.
     pub trial_timeout_s: Option<f64>,
+    /// Configurations evaluated first, before the method's own (Optuna's `enqueue_trial`): the
+    /// baselines a report compares the search with. They take trial numbers 0, 1, ... in
+    /// this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ReferenceTrial>,
+    /// Free-form facts about the study for the programs that read it (Optuna's user
+    /// attributes): which data set and model an objective command trains, say.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attributes: Map<String, Json>,
+}
+
+/// A configuration a study evaluates before its method's: see [`StudySettings::references`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceTrial {
+    /// What it is, for reports: `default (SGD)`.
+    pub label: String,
+    /// The configuration, a flat JSON object as trials store it.
+    pub config: Json,
+    /// The budget to evaluate it at (normally the study's largest).
+    pub budget: f64,
 }
 
 impl StudySettings {

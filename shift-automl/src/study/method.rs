@@ -67,6 +67,14 @@ pub enum MethodError {
     /// The search refused the settings.
     #[error(transparent)]
     Search(#[from] SearchError),
+    /// A reference configuration does not belong to the space.
+    #[error("reference configuration '{label}': {problem}")]
+    Reference {
+        /// Its label.
+        label: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 /// Parses a method name.
@@ -81,7 +89,8 @@ pub fn parse_method(name: &str) -> Result<Method, MethodError> {
     })
 }
 
-/// A fresh search of `method` over `space` with the study's settings. Two calls with equal
+/// A fresh search of `method` over `space` with the study's settings, its reference
+/// configurations enqueued first. Two calls with equal
 /// arguments give searches that behave identically, which is what replay relies on.
 pub fn build_search(
     method: &str,
@@ -102,5 +111,16 @@ pub fn build_search(
         .n_trials
         .map_or(MF_SCREEN, |n| MF_SCREEN.min((n / 2).max(1) as usize));
     let (sampler, schedule) = m.parts(seed, lo, hi, n_screen);
-    Ok(Search::new(space, sampler, schedule, options)?)
+    let mut search = Search::new(space, sampler, schedule, options)?;
+    for r in &settings.references {
+        let config = search
+            .space()
+            .configuration_from_json(&r.config)
+            .map_err(|e| MethodError::Reference {
+                label: r.label.clone(),
+                problem: e.to_string(),
+            })?;
+        search.enqueue(config, r.budget)?;
+    }
+    Ok(search)
 }

@@ -102,5 +102,6 @@ pub fn study_of(
         space,
         objectives: vec!["f1".to_string(), "f2".to_string()],
         trials,
+        references: Vec::new(),
     }
 }

@@ -19,6 +19,7 @@
 //! the whole trajectory's, earlier calls included.
 
 mod design;
+mod spaces;
 mod split;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use shift_nn::models::{build_model, DataDomain};
 use shift_nn::{convert_to_shift, LayerWeights, Model, ModuleRef, ParamKind, ShiftOptions};
 
 pub use design::{DsnnDesign, HYPERPARAMETERS};
+pub use spaces::{shipped_space, shipped_space_name};
 pub use split::{holdout_split, Subset};
 
 use crate::checkpoint::Checkpoint;
@@ -128,11 +130,28 @@ struct Ledger {
     epochs: usize,
     energy_kwh: f64,
     emissions_kg: f64,
+    /// The meters' sources over the trajectory, so a call that trains nothing (the design
+    /// already holds the budget) still names where its energy figures came from.
+    #[serde(default)]
+    sources: Vec<String>,
+}
+
+/// A trial's model, data and run folder, ready to train or to evaluate.
+struct Prepared {
+    design: DsnnDesign,
+    model: Box<dyn Model>,
+    converted: usize,
+    train_set: Arc<dyn Dataset>,
+    val_set: Arc<dyn Dataset>,
+    run_dir: PathBuf,
+    /// The design's checkpoint, when it has one of at most the requested epochs.
+    resume: Option<Checkpoint>,
 }
 
 impl DsnnObjective {
-    /// Trains (or continues) the design to `request.budget` epochs and measures it.
-    pub fn evaluate(&self, request: &TrialRequest) -> Result<TrialResult, TrainError> {
+    /// Builds the trial's model (initialised from its seed and converted as its design says)
+    /// and finds its run folder and checkpoint.
+    fn prepare(&self, request: &TrialRequest) -> Result<Prepared, TrainError> {
         let design = DsnnDesign::from_config(&request.config)?;
         if request.budget == 0 {
             return Err(TrainError::InvalidConfig(
@@ -175,8 +194,68 @@ impl DsnnObjective {
             // A lower budget than this design has already trained: train it afresh elsewhere
             // rather than overwrite the longer run.
             run_dir = run_dir.join(format!("budget-{}", request.budget));
-            resume = None;
+            let path = run_dir.join("checkpoint.safetensors");
+            resume = path
+                .exists()
+                .then(|| Checkpoint::load(&path))
+                .transpose()?
+                .filter(|c| c.epochs_done <= request.budget);
         }
+        Ok(Prepared {
+            design,
+            model,
+            converted,
+            train_set,
+            val_set,
+            run_dir,
+            resume,
+        })
+    }
+
+    /// Top-1 accuracy on `test_set` of the model a trial trained, read from its checkpoint:
+    /// for the report's test accuracy of the final front, after the search has chosen (the
+    /// search itself never sees a test set). An error when the design's checkpoint does not
+    /// hold exactly `request.budget` epochs (it was promoted further, or never trained).
+    pub fn test_accuracy(
+        &self,
+        request: &TrialRequest,
+        test_set: Arc<dyn Dataset>,
+    ) -> Result<f64, TrainError> {
+        let p = self.prepare(request)?;
+        let Some(ckpt) = p.resume.filter(|c| c.epochs_done == request.budget) else {
+            return Err(TrainError::InvalidConfig(format!(
+                "no checkpoint of {} epochs in {}",
+                request.budget,
+                p.run_dir.display()
+            )));
+        };
+        let config = TrainConfig {
+            epochs: request.budget,
+            batch_size: p.design.batch_size,
+            test_batch_size: self.val_batch_size,
+            optimizer: p.design.optimizer.clone(),
+            schedule: LrSchedule::Constant,
+            seed: request.seed,
+            workers: self.workers,
+            out_dir: p.run_dir.clone(),
+            progress: ProgressMode::Quiet,
+        };
+        let mut trainer = Trainer::new(p.model.as_ref(), p.train_set, test_set, config)?;
+        trainer.restore(&ckpt)?;
+        Ok(trainer.evaluate()?.top1)
+    }
+
+    /// Trains (or continues) the design to `request.budget` epochs and measures it.
+    pub fn evaluate(&self, request: &TrialRequest) -> Result<TrialResult, TrainError> {
+        let Prepared {
+            design,
+            model,
+            converted,
+            train_set,
+            val_set,
+            run_dir,
+            resume,
+        } = self.prepare(request)?;
         let ledger_path = run_dir.join("energy.json");
         let mut ledger: Ledger = match (&resume, std::fs::read(&ledger_path)) {
             (Some(_), Ok(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -217,6 +296,11 @@ impl DsnnObjective {
         ledger.epochs = request.budget;
         ledger.energy_kwh += energy.kwh;
         ledger.emissions_kg += energy.kg;
+        for source in energy.sources {
+            if !ledger.sources.contains(&source) {
+                ledger.sources.push(source);
+            }
+        }
         write_ledger(&ledger_path, &ledger)?;
 
         let last = summary
@@ -234,7 +318,7 @@ impl DsnnObjective {
             objectives.insert("inference_energy_uj".to_string(), uj);
         }
         let provenance = BTreeMap::from([
-            ("energy_source".to_string(), energy.sources.join("; ")),
+            ("energy_source".to_string(), ledger.sources.join("; ")),
             (
                 "epochs_trained".to_string(),
                 (request.budget - continued_from).to_string(),
