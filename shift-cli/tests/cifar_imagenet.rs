@@ -346,3 +346,59 @@ fn imagenet_splits_must_have_the_same_classes() {
         &["not the same ones"],
     );
 }
+
+#[test]
+fn the_dsnn_objective_trains_the_shipped_cifar10_resnet20_default() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path(), 8, 4);
+    let space = shift_automl::ConfigSpace::from_json(
+        shift_train::objective::shipped_space(shift_nn::models::DataDomain::Cifar10, "resnet20")
+            .unwrap(),
+    )
+    .unwrap();
+    let trial = serde_json::json!({
+        "trial": 0,
+        "config": space.default_configuration().to_json(),
+        "budget": 1,
+        "seed": 1,
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deepshift"))
+        .args([
+            "hpo",
+            "objective",
+            "--dataset",
+            "cifar10",
+            "--arch",
+            "resnet20",
+            "-j",
+            "1",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(dir.path().join("runs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "{trial}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let loss = line["loss"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&loss), "{line}");
+    assert!(line["energy_kwh"].as_f64().unwrap() > 0.0);
+    assert!(line["model_bits"].as_f64().unwrap() > 0.0);
+    // the analytic model describes the MNIST networks only
+    assert!(line.get("inference_energy_uj").is_none(), "{line}");
+    // the default converts everything: 19 convolutions and the Linear layer
+    assert_eq!(line["provenance"]["layers_converted"], "20", "{line}");
+    assert_eq!(line["provenance"]["epochs_trained"], "1");
+}

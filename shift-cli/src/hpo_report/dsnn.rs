@@ -453,30 +453,42 @@ impl DsnnSummary<'_> {
     }
 
     fn continuation(&self, md: &mut String, done: &[&StoredTrial]) {
+        let trained = |t: &StoredTrial| {
+            provenance(t, "epochs_trained")
+                .and_then(|e| e.parse::<f64>().ok())
+                .unwrap_or(t.budget)
+        };
         let budgets: f64 = done.iter().map(|t| t.budget).sum();
-        let trained: f64 = done
+        let all_trained: f64 = done.iter().map(|t| trained(t)).sum();
+        let promoted: Vec<&&StoredTrial> = done.iter().filter(|t| t.parent.is_some()).collect();
+        let promoted_saved: f64 = promoted.iter().map(|t| t.budget - trained(t)).sum();
+        let repeats: Vec<&&StoredTrial> = done
             .iter()
-            .map(|t| {
-                provenance(t, "epochs_trained")
-                    .and_then(|e| e.parse::<f64>().ok())
-                    .unwrap_or(t.budget)
-            })
-            .sum();
-        let promoted = done.iter().filter(|t| t.parent.is_some()).count();
+            .filter(|t| t.parent.is_none() && trained(t) < t.budget)
+            .collect();
+        let repeats_saved: f64 = repeats.iter().map(|t| t.budget - trained(t)).sum();
+        let share = |x: f64| {
+            if budgets > 0.0 {
+                pct(x / budgets)
+            } else {
+                "0 %".into()
+            }
+        };
         let _ = writeln!(md, "## Training saved by continuing promotions\n");
         let _ = writeln!(
             md,
             "Retraining every done trial from scratch, as SMAC3's Hyperband does in AutoDSNN, \
-             trains the sum of their budgets: {budgets} epochs. Here {promoted} promoted trials \
-             continued from their design's checkpoint (bit for bit the same as training at once), \
-             and all trials together trained {trained} epochs: {} fewer, {} of the training \
-             saved.\n",
-            budgets - trained,
-            if budgets > 0.0 {
-                pct((budgets - trained) / budgets)
-            } else {
-                "0 %".into()
-            }
+             trains the sum of their budgets: {budgets} epochs. Here the {} promoted trials \
+             continued from their design's checkpoint (bit for bit the same as training at \
+             once) and saved {promoted_saved} epochs ({} of that sum). {} further trials asked \
+             for a design (configuration and seed) that had already been trained that far: the \
+             method proposed the same configuration again, and its run was reused ({} epochs, \
+             {}). All trials together trained {all_trained} epochs.\n",
+            promoted.len(),
+            share(promoted_saved),
+            repeats.len(),
+            repeats_saved,
+            share(repeats_saved),
         );
     }
 }
