@@ -383,3 +383,47 @@ fn multi_fidelity_gp_gives_distinct_full_fidelity_proposals_to_parallel_workers(
         }
     }
 }
+
+/// Proposes the space's default every time, as a model whose acquisition is flat would.
+struct Stuck;
+
+impl Sampler for Stuck {
+    fn name(&self) -> String {
+        "stuck".into()
+    }
+    fn propose(
+        &mut self,
+        ctx: &shift_automl::sampler::Context<'_>,
+    ) -> Result<shift_automl::Configuration, shift_automl::sampler::SamplerError> {
+        Ok(ctx.space.default_configuration())
+    }
+}
+
+#[test]
+fn a_proposal_already_asked_at_its_budget_is_replaced_by_a_random_one() {
+    let build = || {
+        Search::new(
+            unit_space().unwrap(),
+            Box::new(Stuck),
+            Box::new(FullFidelity::new(27.0)),
+            options(),
+        )
+        .unwrap()
+    };
+    let mut a = build();
+    for _ in 0..6 {
+        let t = a.ask().unwrap();
+        a.tell(t.id, Outcome::Ok(vec![1.0, 1.0])).unwrap();
+    }
+    let configs: Vec<_> = a.trials().iter().map(|r| r.trial.config.clone()).collect();
+    assert_eq!(configs[0], unit_space().unwrap().default_configuration());
+    for (i, c) in configs.iter().enumerate() {
+        assert!(
+            !configs[..i].contains(c),
+            "trial {i} repeats an earlier one"
+        );
+    }
+    let mut b = build();
+    b.replay(a.events()).unwrap();
+    assert_eq!(a.trials(), b.trials());
+}

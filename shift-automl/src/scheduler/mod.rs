@@ -310,7 +310,8 @@ impl Search {
                     min_budget: self.options.min_budget,
                     max_budget: self.options.max_budget,
                 };
-                (self.sampler.propose(&ctx)?, budget, None)
+                let proposed = self.sampler.propose(&ctx)?;
+                (self.unless_repeated(proposed, budget, id), budget, None)
             }
             Decision::Promote { parent, budget } => {
                 let c = self
@@ -324,6 +325,27 @@ impl Search {
             }
         };
         Ok(self.record_ask(id, config, budget, parent))
+    }
+
+    /// `config`, or a random configuration when `config` was already asked at `budget`: a
+    /// model whose acquisition is flat everywhere (every result so far failed, say) can
+    /// return the same optimum again, and a repeat at the same budget tells the search
+    /// nothing. Seeded by the trial id, so replays repeat the choice.
+    fn unless_repeated(&self, config: Configuration, budget: f64, id: TrialId) -> Configuration {
+        use rand::SeedableRng;
+        let repeated = |c: &Configuration| {
+            self.trials
+                .iter()
+                .any(|r| r.trial.budget == budget && r.trial.config == *c)
+        };
+        if !repeated(&config) {
+            return config;
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(id ^ 0x5eed_0f_4e9ea7);
+        (0..16)
+            .filter_map(|_| self.space.try_sample(&mut rng).ok())
+            .find(|c| !repeated(c))
+            .unwrap_or(config)
     }
 
     fn record_ask(
