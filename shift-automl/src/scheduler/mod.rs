@@ -341,7 +341,7 @@ impl Search {
         if !repeated(&config) {
             return config;
         }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(id ^ 0x5eed_0f_4e9ea7);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(id ^ 0x5eed_0f4e_9ea7);
         (0..16)
             .filter_map(|_| self.space.try_sample(&mut rng).ok())
             .find(|c| !repeated(c))
