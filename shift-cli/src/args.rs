@@ -161,7 +161,8 @@ pub struct CommonArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Run inference on the integer shift kernels (needs `-e`).
+    /// Run every shift layer on the integer shift kernels of shift-kernels-cpu (needs `-e`;
+    /// `SHIFT_KERNELS_MAX_LEVEL=scalar|avx2|avx512|neon` caps the instruction set).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
     pub use_kernel: Option<bool>,
     /// Suffix for the output folder's name.
@@ -282,12 +283,6 @@ impl CommonArgs {
         }
         if self.lr_step_size == Some(0) {
             bail!("--lr-step-size must be at least 1 epoch");
-        }
-        if self.use_kernel == Some(true) {
-            bail!(
-                "--use-kernel: the integer shift kernels (shift-kernels-cpu/-cuda) are not implemented yet; \
-                 run without it to evaluate with the float emulation of shift layers"
-            );
         }
         Ok(format)
     }

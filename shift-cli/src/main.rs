@@ -16,10 +16,13 @@
 //! the initialised float weights for MNIST and CIFAR-10 and from DeepShift's own
 //! initialisation for ImageNet, as each script's `convert_weights` does.
 //!
+//! `-e --use-kernel` runs every shift layer on the exact integer kernels of
+//! `shift-kernels-cpu` ([`kernel_model`]: weights packed once, the model's forward code
+//! unchanged); float layers run as before.
+//!
 //! Not done: `--pretrained True` is refused (nothing is downloaded: pass the weights as
-//! safetensors with `--weights FILE`); `--use-kernel` is refused until the shift kernels
-//! exist; the reference's resnet110 warm-up (lr x0.1) is not reproduced; the default
-//! architecture is resnet18 for both CIFAR-10 and ImageNet, and `--pretrained` defaults to
+//! safetensors with `--weights FILE`); the reference's resnet110 warm-up (lr x0.1) is not
+//! reproduced; the default architecture is resnet18 for both CIFAR-10 and ImageNet, and `--pretrained` defaults to
 //! False for ImageNet (the reference's imagenet.py defaults to True).
 
 mod args;
@@ -31,6 +34,7 @@ mod hpo_objective;
 mod hpo_progress;
 mod hpo_report;
 mod hpo_study;
+mod kernel_model;
 mod run;
 mod task;
 

@@ -159,6 +159,18 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         task.convert_from_scratch,
         &mut rng,
     )?;
+    let kernel_note = if common.use_kernel == Some(true) {
+        let level = shift_kernels_cpu::Level::detect();
+        let (n, bytes) = crate::kernel_model::freeze_shift_layers(model.as_mut(), level)?;
+        if n == 0 {
+            bail!("--use-kernel: the model has no shift layers (give --shift-depth N)");
+        }
+        format!(
+            "shift layers on the integer kernels ({level}): {n}, {bytes} bytes of packed weights\n"
+        )
+    } else {
+        String::new()
+    };
     // The data is opened before anything is written, so a wrong path leaves no folder behind.
     let data = (task.open)(!common.evaluate)?;
     let outputs = model.num_classes();
@@ -178,8 +190,9 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         .join(shift_label(common, act));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     write_text(&out_dir.join("command_args.txt"), &(argv.join(" ") + "\n"))?;
-    let summary =
-        model_summary(model.as_ref()) + &format!("converted to shift layers: {converted}\n");
+    let summary = model_summary(model.as_ref())
+        + &format!("converted to shift layers: {converted}\n")
+        + &kernel_note;
     write_text(&out_dir.join("model_summary.txt"), &summary)?;
     eprint!("{summary}");
 

@@ -84,6 +84,14 @@ fn pack(w: &[f32], rows: usize, cols: usize, ty: ShiftType, wb: u32) -> ShiftMat
 fn linear_every_level_equals_the_reference() {
     let levels = Level::available();
     eprintln!("levels: {levels:?}");
+    // The SIMD path of the target must be among them (NEON runs under qemu in CI).
+    #[cfg(target_arch = "aarch64")]
+    assert!(levels.contains(&Level::Neon), "{levels:?}");
+    #[cfg(target_arch = "x86_64")]
+    assert!(
+        !std::is_x86_feature_detected!("avx512f") || levels.contains(&Level::Avx512),
+        "{levels:?}"
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     let mut ok_per_wb = [0usize; 9];
     let mut cases = 0;

@@ -8,8 +8,18 @@ use shift_core::{shift_range, FixedPoint, Rounding, ShiftRange, ShiftType};
 use crate::error::NnError;
 use crate::ops::{self, Conv2dGeometry};
 use crate::param::{Param, ParamKind};
-use crate::tape::Var;
+use crate::tape::{grad_enabled, Var};
 use crate::tensor::Tensor;
+
+/// An inference-only forward pass that replaces a [`WeightLayer`]'s own (for example the
+/// integer shift kernels of `shift-kernels-cpu`, weights packed once), installed with
+/// [`WeightLayer::freeze`]. The model's forward code stays the same; a frozen layer refuses
+/// to run while gradients are recorded, since it has none.
+pub trait FrozenForward: std::fmt::Debug {
+    /// The layer's output for `x` (`[N, in]` for Linear, `[N, C, H, W]` for Conv2d), bias
+    /// included.
+    fn forward(&self, x: &Tensor) -> Result<Tensor, NnError>;
+}
 
 /// State passed through a forward pass: training or evaluation, and the RNG for dropout and
 /// stochastic rounding (seeded, so runs are reproducible).
@@ -200,6 +210,9 @@ pub struct WeightLayer {
     pub weights: LayerWeights,
     /// Optional bias.
     pub bias: Option<Param>,
+    /// An inference-only replacement of the forward pass (see [`FrozenForward`]); boxed
+    /// twice so that the field is one thin pointer.
+    frozen: Option<std::rc::Rc<Box<dyn FrozenForward>>>,
 }
 
 /// Float or shift weights of a [`WeightLayer`].
@@ -252,6 +265,7 @@ impl WeightLayer {
             shape,
             weights: LayerWeights::Float(weight),
             bias,
+            frozen: None,
         }
     }
 
@@ -319,8 +333,35 @@ impl WeightLayer {
         Ok(())
     }
 
-    /// The forward pass. Shift layers round their input and bias to fixed point first.
+    /// Replaces the forward pass by an inference-only one (e.g. packed integer kernels
+    /// built from this layer's current weights); parameters stay as they are, for saving.
+    pub fn freeze(&mut self, frozen: Box<dyn FrozenForward>) {
+        self.frozen = Some(std::rc::Rc::new(frozen));
+    }
+
+    /// Restores the layer's own forward pass.
+    pub fn unfreeze(&mut self) {
+        self.frozen = None;
+    }
+
+    /// Whether [`Self::freeze`] replaced the forward pass.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// The forward pass. Shift layers round their input and bias to fixed point first. A
+    /// frozen layer runs its [`FrozenForward`] instead, and only without gradients
+    /// ([`crate::no_grad`]).
     pub fn forward(&self, x: &Var, ctx: &mut Ctx) -> Result<Var, NnError> {
+        if let Some(frozen) = &self.frozen {
+            if grad_enabled() {
+                return Err(NnError::Config(
+                    "a frozen (packed) layer runs inference only: call the model under no_grad"
+                        .into(),
+                ));
+            }
+            return Ok(Var::constant(frozen.forward(x.value())?));
+        }
         match &self.weights {
             LayerWeights::Float(w) => {
                 let b = self.bias.as_ref().map(Var::param);

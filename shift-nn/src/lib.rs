@@ -44,7 +44,8 @@ mod tensor;
 pub use buffer::Buffer;
 pub use error::NnError;
 pub use layers::{
-    Conv2dSpec, Ctx, LayerShape, LayerWeights, ShiftOptions, ShiftWeights, WeightLayer,
+    Conv2dSpec, Ctx, FrozenForward, LayerShape, LayerWeights, ShiftOptions, ShiftWeights,
+    WeightLayer,
 };
 pub use model::{
     convert_to_shift, named_buffers, named_params, param_count, zero_grad, LinearRule, Model,
