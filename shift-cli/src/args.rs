@@ -24,6 +24,9 @@ pub enum Command {
     Cifar10(ImageArgs),
     /// Train or evaluate on ImageNet class folders (the reference's imagenet.py).
     Imagenet(ImagenetArgs),
+    /// Write a deployment file: `deepshift export --packed --weights IN --out OUT` plus the
+    /// model flags (`--dataset mnist --type conv --shift-depth N --shift-type PS -wb 5`).
+    Export(ExportArgs),
     /// Measure the energy and emissions of any command: `deepshift energy -- CMD ARGS`.
     Energy(EnergyArgs),
     /// Hyperparameter search tools: `deepshift hpo space FILE`, `deepshift hpo hypervolume FILE`.
@@ -208,6 +211,40 @@ pub struct ImageArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool)]
     pub lr_schedule: bool,
     /// The shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The model zoo `deepshift export` builds from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportDataset {
+    /// MNIST (`--type linear|conv`).
+    Mnist,
+    /// CIFAR-10 (`--arch`, default resnet18).
+    Cifar10,
+    /// ImageNet (`--arch`, default resnet18).
+    Imagenet,
+}
+
+/// `deepshift export` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Pack the shift layers' weights (`wb` bits each); required, the only format so far.
+    #[arg(long)]
+    pub packed: bool,
+    /// The file to write (safetensors).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The dataset whose model zoo the weights belong to.
+    #[arg(long, value_enum, default_value = "mnist")]
+    pub dataset: ExportDataset,
+    /// MNIST model type.
+    #[arg(long = "type", value_enum, default_value = "linear")]
+    pub model_type: MnistType,
+    /// CIFAR-10 / ImageNet architecture (default resnet18).
+    #[arg(short = 'a', long)]
+    pub arch: Option<String>,
+    /// The model flags (`--weights IN`, `--shift-depth`, `--shift-type`, `-wb`, `-ab`).
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -18,15 +18,18 @@
 //!
 //! `-e --use-kernel` runs every shift layer on the exact integer kernels of
 //! `shift-kernels-cpu` ([`kernel_model`]: weights packed once, the model's forward code
-//! unchanged); float layers run as before.
+//! unchanged); float layers run as before. `deepshift export --packed --weights IN --out OUT`
+//! (plus the model flags) writes the model with its shift weights packed ([`export`]).
 //!
 //! Not done: `--pretrained True` is refused (nothing is downloaded: pass the weights as
 //! safetensors with `--weights FILE`); the reference's resnet110 warm-up (lr x0.1) is not
-//! reproduced; the default architecture is resnet18 for both CIFAR-10 and ImageNet, and `--pretrained` defaults to
-//! False for ImageNet (the reference's imagenet.py defaults to True).
+//! reproduced; the default architecture is resnet18 for both CIFAR-10 and ImageNet, and
+//! `--pretrained` defaults to False for ImageNet (the reference's imagenet.py defaults to
+//! True).
 
 mod args;
 mod datasets;
+mod export;
 mod hpo;
 mod hpo_bench;
 mod hpo_export;
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: args::Cli, argv: &[String]) -> anyhow::Result<()> {
     match &cli.command {
         args::Command::Energy(a) => measure_energy(a),
+        args::Command::Export(a) => run::run_export(a),
         args::Command::Hpo(c) => hpo::run(c),
         args::Command::Mnist(a) => run::run_training(datasets::mnist_task(a)?, &a.common, argv),
         args::Command::Cifar10(a) => run::run_training(datasets::cifar10_task(a)?, &a.common, argv),

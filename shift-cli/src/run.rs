@@ -95,7 +95,11 @@ fn prepare_model(
             rng,
         )?);
     };
-    let dict = load_safetensors(path)?;
+    // A packed deployment file (`deepshift export --packed`) unpacks into the same tensors.
+    let dict = match crate::export::read_packed(path)? {
+        Some(dict) => dict,
+        None => load_safetensors(path)?,
+    };
     let is_ps_file = dict.tensors.keys().any(|k| k.ends_with(".shift"));
     let file = path.display().to_string();
     if is_ps_file {
@@ -243,7 +247,26 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
     }
     let summary = trainer.run(Some(&mut hook))?;
     let mut weights = rounded_state_dict(model.as_ref())?;
-    weights.metadata.extend([
+    weights
+        .metadata
+        .extend(run_metadata(model.as_ref(), common, act));
+    save_safetensors(&weights, &out_dir.join("weights.safetensors"))?;
+    println!(
+        "final test accuracy {:.2} %, best {:.2} %; outputs in {}",
+        100.0 * summary.final_accuracy().unwrap_or(0.0),
+        100.0 * summary.best_accuracy().unwrap_or(0.0),
+        out_dir.display()
+    );
+    Ok(())
+}
+
+/// The `__metadata__` of the weight files a run writes.
+fn run_metadata(
+    model: &dyn Model,
+    common: &CommonArgs,
+    act: FixedPoint,
+) -> std::collections::BTreeMap<String, String> {
+    [
         ("arch".to_string(), model.arch().to_string()),
         ("shift_type".to_string(), format!("{:?}", common.shift_type)),
         ("shift_depth".to_string(), common.shift_depth.to_string()),
@@ -253,13 +276,66 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
             format!("{} {}", act.int_bits(), act.frac_bits()),
         ),
         ("format_version".to_string(), "1".to_string()),
-    ]);
-    save_safetensors(&weights, &out_dir.join("weights.safetensors"))?;
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// `deepshift export --packed`: builds the model as `-e` would (the same flags), loads
+/// `--weights` and writes it with its shift layers packed ([`crate::export`]).
+pub fn run_export(args: &crate::args::ExportArgs) -> Result<()> {
+    use crate::args::ExportDataset;
+    let common = &args.common;
+    if !args.packed {
+        bail!("deepshift export writes packed deployment files only: add --packed");
+    }
+    if common.weights.is_none() {
+        bail!("deepshift export needs the trained weights: --weights IN");
+    }
+    let act = common.validate()?;
+    let (zoo, arch) = match args.dataset {
+        ExportDataset::Mnist => (
+            shift_nn::models::DataDomain::Mnist,
+            match args.model_type {
+                crate::args::MnistType::Linear => "linear".to_string(),
+                crate::args::MnistType::Conv => "conv".to_string(),
+            },
+        ),
+        ExportDataset::Cifar10 => (
+            shift_nn::models::DataDomain::Cifar10,
+            args.arch.clone().unwrap_or_else(|| "resnet18".into()),
+        ),
+        ExportDataset::Imagenet => (
+            shift_nn::models::DataDomain::Imagenet,
+            args.arch.clone().unwrap_or_else(|| "resnet18".into()),
+        ),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(common.seed);
+    let mut model = build_model(zoo, &arch, &mut rng)?;
+    let options = ShiftOptions {
+        shift_type: common.shift_type,
+        weight_bits: common.weight_bits,
+        act,
+        rounding: common.rounding,
+    };
+    let rule = zoo.linear_rule(&arch);
+    prepare_model(model.as_mut(), common, options, rule, true, &mut rng)?;
+    let s = crate::export::write_packed(
+        model.as_ref(),
+        run_metadata(model.as_ref(), common, act),
+        &args.out,
+    )?;
     println!(
-        "final test accuracy {:.2} %, best {:.2} %; outputs in {}",
-        100.0 * summary.final_accuracy().unwrap_or(0.0),
-        100.0 * summary.best_accuracy().unwrap_or(0.0),
-        out_dir.display()
+        "wrote {}: {} shift layers packed, {} bytes ({:.2} bits per shift weight); as f32: \
+         {} bytes ({:.1}x larger), the f32 weights file of the run: {} bytes ({:.1}x larger)",
+        args.out.display(),
+        s.layers,
+        s.bytes,
+        8.0 * s.packed_weight_bytes as f64 / s.weights as f64,
+        s.float_model_bytes,
+        s.float_model_bytes as f64 / s.bytes as f64,
+        s.f32_bytes,
+        s.f32_bytes as f64 / s.bytes as f64
     );
     Ok(())
 }
