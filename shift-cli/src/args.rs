@@ -27,6 +27,9 @@ pub enum Command {
     /// Write a deployment file: `deepshift export --packed --weights IN --out OUT` plus the
     /// model flags (`--dataset mnist --type conv --shift-depth N --shift-type PS -wb 5`).
     Export(ExportArgs),
+    /// Benchmarks: `deepshift bench kernels [--json]`.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Measure the energy and emissions of any command: `deepshift energy -- CMD ARGS`.
     Energy(EnergyArgs),
     /// Hyperparameter search tools: `deepshift hpo space FILE`, `deepshift hpo hypervolume FILE`.
@@ -213,6 +216,13 @@ pub struct ImageArgs {
     /// The shared flags.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// `deepshift bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The integer shift kernels against float baselines, measured in the same run.
+    Kernels(crate::bench_kernels::BenchKernelsArgs),
 }
 
 /// The model zoo `deepshift export` builds from.

@@ -28,6 +28,7 @@
 //! True).
 
 mod args;
+mod bench_kernels;
 mod datasets;
 mod export;
 mod hpo;
@@ -67,6 +68,7 @@ fn dispatch(cli: args::Cli, argv: &[String]) -> anyhow::Result<()> {
     match &cli.command {
         args::Command::Energy(a) => measure_energy(a),
         args::Command::Export(a) => run::run_export(a),
+        args::Command::Bench(args::BenchCommand::Kernels(a)) => bench_kernels::run(a),
         args::Command::Hpo(c) => hpo::run(c),
         args::Command::Mnist(a) => run::run_training(datasets::mnist_task(a)?, &a.common, argv),
         args::Command::Cifar10(a) => run::run_training(datasets::cifar10_task(a)?, &a.common, argv),

@@ -13,6 +13,28 @@ use crate::matrix::ShiftMatrix;
 /// Rows per task.
 const ROW_BLOCK: usize = 16;
 
+/// Batch 1: `out[r]` is the total of row `r` of `m` against `x`, row blocks in parallel.
+pub(crate) fn gemv(
+    level: Level,
+    m: &ShiftMatrix,
+    x: &[i32],
+    init: &[i64],
+    max_run: usize,
+    out: &mut [i64],
+) {
+    assert_eq!(out.len(), m.rows(), "gemv: output length");
+    out.par_chunks_mut(GEMV_ROW_BLOCK)
+        .enumerate()
+        .for_each(|(b, out)| {
+            let r0 = b * GEMV_ROW_BLOCK;
+            let rows = r0..r0 + out.len();
+            kernel::run_gemv(level, m, rows.clone(), x, &init[rows], max_run, out);
+        });
+}
+
+/// Rows per task of [`gemv`].
+const GEMV_ROW_BLOCK: usize = 64;
+
 /// Totals of rows `rows` of `m` against `n_panels` panels (`panels` holds them one after
 /// the other, `m.cols() * NR` values each): `out[(j * rows.len() + r) * NR + c]` is row
 /// `rows.start + r`, column `j * NR + c`. `init[r]` is the row's starting value (its bias).

@@ -5,7 +5,7 @@ use shift_core::FixedPoint;
 use crate::dispatch::Level;
 use crate::error::KernelError;
 use crate::fixed::{quantize, FixedOutput};
-use crate::gemm::gemm;
+use crate::gemm::{gemm, gemv};
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
 use crate::pack::{pack_rows_transposed, panels};
@@ -81,6 +81,21 @@ impl ShiftLinear {
         let (m, k) = (self.out_features(), self.in_features());
         assert_eq!(xq.len(), batch * k, "forward_quantized: input length");
         let plan = plan(&self.matrix, &self.bias, max_abs, self.act)?;
+        if batch == 1 {
+            let mut totals = vec![0i64; m];
+            gemv(
+                level,
+                &self.matrix,
+                xq,
+                &plan.init,
+                plan.max_run,
+                &mut totals,
+            );
+            return Ok(FixedOutput {
+                totals,
+                exp: plan.exp,
+            });
+        }
         let nr = level.panel_width();
         let n_panels = panels(batch, nr);
         let mut packed = vec![0i32; n_panels * k * nr];

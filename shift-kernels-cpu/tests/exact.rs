@@ -374,3 +374,29 @@ fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(one, run(3));
     assert_eq!(one, layer.forward(&x, 70, Level::Scalar).unwrap());
 }
+
+#[test]
+fn gemv_every_level_equals_the_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (i, &rows) in SIZES.iter().enumerate() {
+        for (j, &cols) in SIZES.iter().enumerate() {
+            let ty = if (i + j) % 2 == 0 {
+                ShiftType::PS
+            } else {
+                ShiftType::Q
+            };
+            let wb = 2 + ((i + 2 * j) % 5) as u32;
+            let (ib, fb) = ACTS[(i + j) % ACTS.len()];
+            let act = FixedPoint::new(ib, fb).unwrap();
+            let w = weights(&mut rng, rows * cols, ty, wb, false);
+            let b = inputs(&mut rng, rows, act);
+            let x = inputs(&mut rng, cols, act);
+            let want = reference::linear(&w, rows, cols, Some(&b), &x, 1, act);
+            let layer = ShiftLinear::new(pack(&w, rows, cols, ty, wb), Some(&b), act).unwrap();
+            for level in Level::available() {
+                let got = layer.forward_fixed(&x, 1, level);
+                assert!(same(&got, &want), "gemv [{rows}x{cols}] wb {wb} {level}");
+            }
+        }
+    }
+}

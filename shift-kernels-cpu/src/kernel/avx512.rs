@@ -67,3 +67,60 @@ pub(crate) unsafe fn rows(
         }
     }
 }
+
+/// Sum of `x[k]` over `idx` in `i32` lanes: 16 indices per gather, the tail masked.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather_sum(x: *const i32, idx: &[u16]) -> __m512i {
+    let mut acc = _mm512_setzero_si512();
+    let mut chunks = idx.chunks_exact(16);
+    for c in &mut chunks {
+        // SAFETY: 16 u16 indices are read; each is < cols, inside x.
+        unsafe {
+            let i = _mm512_cvtepu16_epi32(_mm256_loadu_si256(c.as_ptr().cast()));
+            acc = _mm512_add_epi32(acc, _mm512_i32gather_epi32::<4>(i, x.cast()));
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u16; 16];
+        buf[..rest.len()].copy_from_slice(rest);
+        let mask: __mmask16 = ((1u32 << rest.len()) - 1) as u16;
+        // SAFETY: masked lanes are not read.
+        unsafe {
+            let i = _mm512_cvtepu16_epi32(_mm256_loadu_si256(buf.as_ptr().cast()));
+            let v = _mm512_mask_i32gather_epi32::<4>(_mm512_setzero_si512(), mask, i, x.cast());
+            acc = _mm512_add_epi32(acc, v);
+        }
+    }
+    acc
+}
+
+/// Batch 1 (see `scalar::gemv`): the level's inputs gathered 16 at a time.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `x` must hold `m.cols()` values, `out` `rows.len()`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn gemv(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    x: &[i32],
+    init: &[i64],
+    max_run: usize,
+    out: &mut [i64],
+) {
+    let xp = x.as_ptr();
+    for (r, row) in rows.enumerate() {
+        let mut total = init[r];
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            for_each_run(pos, neg, max_run, |pos, neg| {
+                // SAFETY: indices are < cols; x holds cols values.
+                let (p, n) = unsafe { (gather_sum(xp, pos), gather_sum(xp, neg)) };
+                let sum = _mm512_reduce_add_epi32(_mm512_sub_epi32(p, n));
+                total = total.wrapping_add(super::scalar::shl(sum as i64, seg.shift));
+            });
+        }
+        out[r] = total;
+    }
+}

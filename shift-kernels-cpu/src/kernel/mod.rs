@@ -62,6 +62,40 @@ pub(crate) fn run(
     }
 }
 
+/// Batch 1: `out[r]` is the total of row `rows.start + r` against the one input vector `x`
+/// (`m.cols()` values). AVX-512 gathers the inputs of a level 16 at a time; the other levels
+/// run the portable loop (AVX2's gathers are no faster than scalar loads, NEON has none).
+///
+/// # Panics
+/// If the buffers' lengths do not fit, or the level is not supported by this CPU.
+pub(crate) fn run_gemv(
+    level: Level,
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    x: &[i32],
+    init: &[i64],
+    max_run: usize,
+    out: &mut [i64],
+) {
+    assert!(rows.end <= m.rows(), "gemv: rows out of range");
+    assert_eq!(x.len(), m.cols(), "gemv: input length");
+    assert_eq!(init.len(), rows.len(), "gemv: init length");
+    assert_eq!(out.len(), rows.len(), "gemv: output length");
+    assert!(
+        level.is_supported(),
+        "kernel level {level} is not supported here"
+    );
+    if max_run == 0 {
+        return scalar::gemv_wide(m, rows, x, init, out);
+    }
+    match level {
+        // SAFETY: the feature was detected above; lengths were checked.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { avx512::gemv(m, rows, x, init, max_run, out) },
+        _ => scalar::gemv(m, rows, x, init, max_run, out),
+    }
+}
+
 /// Splits a level's `pos` and `neg` index lists into runs of at most `max_run` terms and
 /// calls `f(pos_run, neg_run)` for each.
 #[inline(always)]

@@ -86,3 +86,69 @@ pub(crate) fn shl(v: i64, s: u32) -> i64 {
         v << s
     }
 }
+
+/// Batch 1: `out[r]` is row `rows.start + r` against the single input vector `x`
+/// (`m.cols()` values), four independent `i32` partial sums per run.
+pub(crate) fn gemv(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    x: &[i32],
+    init: &[i64],
+    max_run: usize,
+    out: &mut [i64],
+) {
+    let x = &x[..m.cols()];
+    for (r, row) in rows.enumerate() {
+        let mut total = init[r];
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            for_each_run(pos, neg, max_run, |pos, neg| {
+                let mut acc = [0i32; 4];
+                let mut chunks = pos.chunks_exact(4);
+                for c in &mut chunks {
+                    for (a, &k) in acc.iter_mut().zip(c) {
+                        *a = a.wrapping_add(x[k as usize]);
+                    }
+                }
+                for &k in chunks.remainder() {
+                    acc[0] = acc[0].wrapping_add(x[k as usize]);
+                }
+                let mut chunks = neg.chunks_exact(4);
+                for c in &mut chunks {
+                    for (a, &k) in acc.iter_mut().zip(c) {
+                        *a = a.wrapping_sub(x[k as usize]);
+                    }
+                }
+                for &k in chunks.remainder() {
+                    acc[0] = acc[0].wrapping_sub(x[k as usize]);
+                }
+                let sum = acc.iter().fold(0i32, |s, &a| s.wrapping_add(a));
+                total = total.wrapping_add(shl(sum as i64, seg.shift));
+            });
+        }
+        out[r] = total;
+    }
+}
+
+/// [`gemv`] in `i64` throughout, for inputs of magnitude 2^31.
+pub(crate) fn gemv_wide(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    x: &[i32],
+    init: &[i64],
+    out: &mut [i64],
+) {
+    for (r, row) in rows.enumerate() {
+        let mut total = init[r];
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            for &k in pos {
+                total = total.wrapping_add(shl(x[k as usize] as i64, seg.shift));
+            }
+            for &k in neg {
+                total = total.wrapping_sub(shl(x[k as usize] as i64, seg.shift));
+            }
+        }
+        out[r] = total;
+    }
+}
