@@ -54,9 +54,8 @@ pub(crate) fn rows_wide(
     out: &mut [i64],
 ) {
     let nr_shift = nr.trailing_zeros();
-    for (r, row) in rows.enumerate() {
-        let total = &mut out[r * nr..(r + 1) * nr];
-        total.fill(init[r]);
+    for ((row, total), &start) in rows.zip(out.chunks_exact_mut(nr)).zip(init) {
+        total.fill(start);
         for seg in m.segments(row) {
             let (pos, neg) = m.indices(seg);
             for (list, negative) in [(pos, false), (neg, true)] {
