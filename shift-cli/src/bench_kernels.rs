@@ -171,34 +171,38 @@ pub fn run(args: &BenchKernelsArgs) -> Result<()> {
     let act = FixedPoint::DEFAULT;
     let reps = args.reps;
 
-    // Batch 1: GEMV.
+    // Batch 1: GEMV, inputs in [-1, 1) on the default 16/16 grid and on 8/8 (where the
+    // 5-bit layer's table entries fit 32 bits).
     for n in [1024usize, 4096] {
         for wb in [4u32, 5] {
-            let case = format!("gemv_{n}x{n}_wb{wb}_t1");
-            if !want(&case) {
-                continue;
+            for (ib, fb) in [(16u32, 16u32), (8, 8)] {
+                let case = format!("gemv_{n}x{n}_wb{wb}_ab{ib}_{fb}_t1");
+                if !want(&case) {
+                    continue;
+                }
+                let act = FixedPoint::new(ib, fb)?;
+                let w = q_weights(&mut rng, n * n, wb);
+                let x = uniform(&mut rng, n, 1.0);
+                let layer = ShiftLinear::new(ShiftMatrix::from_weights(&w, n, n)?, None, act)?;
+                let mut y = vec![0f32; n];
+                let (k, b) = measure(
+                    reps,
+                    1,
+                    || {
+                        std::hint::black_box(layer.forward(&x, 1, level).expect("fits"));
+                    },
+                    || baseline::sgemv(&w, n, n, &x, &mut y),
+                );
+                emit(
+                    Row {
+                        case,
+                        kernel_ms: k,
+                        baseline: "f32 gemv avx512",
+                        baseline_ms: b,
+                    },
+                    args.json,
+                );
             }
-            let w = q_weights(&mut rng, n * n, wb);
-            let x = uniform(&mut rng, n, 1.0);
-            let layer = ShiftLinear::new(ShiftMatrix::from_weights(&w, n, n)?, None, act)?;
-            let mut y = vec![0f32; n];
-            let (k, b) = measure(
-                reps,
-                1,
-                || {
-                    std::hint::black_box(layer.forward(&x, 1, level).expect("fits"));
-                },
-                || baseline::sgemv(&w, n, n, &x, &mut y),
-            );
-            emit(
-                Row {
-                    case,
-                    kernel_ms: k,
-                    baseline: "f32 gemv avx512",
-                    baseline_ms: b,
-                },
-                args.json,
-            );
         }
     }
 

@@ -64,6 +64,7 @@ mod linear;
 mod matrix;
 mod pack;
 pub mod reference;
+mod table;
 
 pub use conv::{Conv2dShape, ConvGeometry, ShiftConv2d};
 pub use dispatch::{Level, MAX_LEVEL_ENV};

@@ -5,7 +5,7 @@ use shift_core::FixedPoint;
 use crate::dispatch::Level;
 use crate::error::KernelError;
 use crate::fixed::{quantize, FixedOutput};
-use crate::gemm::{gemm, gemv};
+use crate::gemm::{gemm, gemv, gemv_table};
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
 use crate::pack::{pack_rows_transposed, panels};
@@ -83,14 +83,16 @@ impl ShiftLinear {
         let plan = plan(&self.matrix, &self.bias, max_abs, self.act)?;
         if batch == 1 {
             let mut totals = vec![0i64; m];
-            gemv(
-                level,
-                &self.matrix,
-                xq,
-                &plan.init,
-                plan.max_run,
-                &mut totals,
-            );
+            if gemv_table(level, &self.matrix, xq, max_abs, &plan.init, &mut totals).is_none() {
+                gemv(
+                    level,
+                    &self.matrix,
+                    xq,
+                    &plan.init,
+                    plan.max_run,
+                    &mut totals,
+                );
+            }
             return Ok(FixedOutput {
                 totals,
                 exp: plan.exp,

@@ -66,6 +66,7 @@ pub struct ShiftMatrix {
     segs: Vec<Segment>,
     idx: Vec<u16>,
     row_bound: Vec<u128>,
+    table: Option<crate::table::TableCodes>,
 }
 
 impl ShiftMatrix {
@@ -156,7 +157,7 @@ impl ShiftMatrix {
             row_segs.push(segs.len() as u32);
             row_bound.push(bound);
         }
-        Self {
+        let mut m = Self {
             rows,
             cols,
             min_shift,
@@ -165,7 +166,13 @@ impl ShiftMatrix {
             segs,
             idx,
             row_bound,
+            table: None,
+        };
+        // The batch-1 table path runs on AVX-512 only: build its indices only there.
+        if crate::Level::Avx512.is_supported() {
+            m.table = crate::table::build(&m);
         }
+        m
     }
 
     /// Rows (output features or channels).
@@ -200,6 +207,12 @@ impl ShiftMatrix {
             + std::mem::size_of::<Segment>() * self.segs.len()
             + 4 * self.row_segs.len()
             + 16 * self.row_bound.len()
+            + self.table.as_ref().map_or(0, |t| 4 * t.codes.len())
+    }
+
+    /// The batch-1 table indices, when the layer's shifts fit a table.
+    pub(crate) fn table(&self) -> Option<&crate::table::TableCodes> {
+        self.table.as_ref()
     }
 
     /// `sum_k 2^(p_k - min_shift)` of row `r` (saturating): the largest |output| of the row

@@ -400,3 +400,33 @@ fn gemv_every_level_equals_the_reference() {
         }
     }
 }
+
+/// Batch 1 with inputs so large that the AVX-512 table path sums only a few inputs per
+/// `i32` chunk (and, beyond that, falls back): still exact on every level.
+#[test]
+fn gemv_with_short_chunks_equals_the_reference() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let act = FixedPoint::DEFAULT;
+    for (wb, ty, mag) in [
+        (2, ShiftType::PS, 4096.0f32),
+        (2, ShiftType::Q, 2048.0),
+        (3, ShiftType::Q, 512.0),
+        (5, ShiftType::Q, 0.5),
+        (5, ShiftType::PS, 1.0),
+        (4, ShiftType::PS, 30000.0),
+    ] {
+        for (rows, cols) in [(255, 255), (17, 3), (33, 64)] {
+            let w = weights(&mut rng, rows * cols, ty, wb, false);
+            let x: Vec<f32> = (0..cols).map(|_| rng.gen_range(-mag..mag)).collect();
+            let want = reference::linear(&w, rows, cols, None, &x, 1, act);
+            let layer = ShiftLinear::new(pack(&w, rows, cols, ty, wb), None, act).unwrap();
+            for level in Level::available() {
+                let got = layer.forward_fixed(&x, 1, level);
+                assert!(
+                    same(&got, &want),
+                    "wb {wb} {ty:?} |x| < {mag} [{rows}x{cols}] {level}"
+                );
+            }
+        }
+    }
+}

@@ -124,3 +124,68 @@ pub(crate) unsafe fn gemv(
         out[r] = total;
     }
 }
+
+/// The batch-1 table path (see `crate::table`): row blocks `blocks` of 16 rows, inputs in
+/// chunks of `kc` (a multiple of 4), `out[16 b + lane]` the totals from `init`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `codes` holds `groups * 16` values per block, `tables`
+/// `groups * 4 * 32`, `init` and `out` `blocks.len() * 16`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn gemv_table(
+    codes: &[u32],
+    groups: usize,
+    tables: &[i32],
+    blocks: Range<usize>,
+    kc: usize,
+    init: &[i64],
+    out: &mut [i64],
+) {
+    assert_eq!(tables.len(), groups * 128, "gemv_table: tables");
+    assert_eq!(out.len(), blocks.len() * 16, "gemv_table: output");
+    assert!(codes.len() >= blocks.end * groups * 16, "gemv_table: codes");
+    out.copy_from_slice(init);
+    let tp = tables.as_ptr();
+    let step = (kc / 4).max(1);
+    let mut g0 = 0;
+    while g0 < groups {
+        let g1 = (g0 + step).min(groups);
+        for (i, b) in blocks.clone().enumerate() {
+            let mut acc = _mm512_setzero_si512();
+            // SAFETY: group g < groups of block b < blocks.end lies in codes; table rows
+            // 4g..4g+4 lie in tables.
+            unsafe {
+                let mut cp = codes.as_ptr().add((b * groups + g0) * 16);
+                for g in g0..g1 {
+                    let c = _mm512_loadu_si512(cp.cast());
+                    let t = tp.add(g << 7);
+                    let look = |idx: __m512i, t: *const i32| {
+                        _mm512_permutex2var_epi32(
+                            _mm512_loadu_si512(t.cast()),
+                            idx,
+                            _mm512_loadu_si512(t.add(16).cast()),
+                        )
+                    };
+                    let v0 = look(c, t);
+                    let v1 = look(_mm512_srli_epi32::<8>(c), t.add(32));
+                    let v2 = look(_mm512_srli_epi32::<16>(c), t.add(64));
+                    let v3 = look(_mm512_srli_epi32::<24>(c), t.add(96));
+                    acc = _mm512_add_epi32(
+                        acc,
+                        _mm512_add_epi32(_mm512_add_epi32(v0, v1), _mm512_add_epi32(v2, v3)),
+                    );
+                    cp = cp.add(16);
+                }
+                let o = out.as_mut_ptr().add(i * 16);
+                let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
+                let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(acc));
+                _mm512_storeu_si512(o.cast(), _mm512_add_epi64(_mm512_loadu_si512(o.cast()), lo));
+                _mm512_storeu_si512(
+                    o.add(8).cast(),
+                    _mm512_add_epi64(_mm512_loadu_si512(o.add(8).cast()), hi),
+                );
+            }
+        }
+        g0 = g1;
+    }
+}
