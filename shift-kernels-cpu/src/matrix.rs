@@ -66,7 +66,8 @@ pub struct ShiftMatrix {
     segs: Vec<Segment>,
     idx: Vec<u16>,
     row_bound: Vec<u128>,
-    table: Option<crate::table::TableCodes>,
+    /// Batch-1 table indices, built on the first batch-1 call on AVX-512.
+    table: std::sync::OnceLock<Option<crate::table::TableCodes>>,
 }
 
 impl ShiftMatrix {
@@ -157,7 +158,7 @@ impl ShiftMatrix {
             row_segs.push(segs.len() as u32);
             row_bound.push(bound);
         }
-        let mut m = Self {
+        Self {
             rows,
             cols,
             min_shift,
@@ -166,13 +167,8 @@ impl ShiftMatrix {
             segs,
             idx,
             row_bound,
-            table: None,
-        };
-        // The batch-1 table path runs on AVX-512 only: build its indices only there.
-        if crate::Level::Avx512.is_supported() {
-            m.table = crate::table::build(&m);
+            table: std::sync::OnceLock::new(),
         }
-        m
     }
 
     /// Rows (output features or channels).
@@ -201,18 +197,26 @@ impl ShiftMatrix {
         self.idx.len()
     }
 
-    /// Bytes the kernel form holds in memory (indices plus level headers).
+    /// Bytes the kernel form holds in memory (indices plus level headers, plus the batch-1
+    /// table indices once a batch-1 call on AVX-512 has built them).
     pub fn memory_bytes(&self) -> usize {
         2 * self.idx.len()
             + std::mem::size_of::<Segment>() * self.segs.len()
             + 4 * self.row_segs.len()
             + 16 * self.row_bound.len()
-            + self.table.as_ref().map_or(0, |t| 4 * t.codes.len())
+            + self
+                .table
+                .get()
+                .and_then(Option::as_ref)
+                .map_or(0, |t| 4 * t.codes.len())
     }
 
-    /// The batch-1 table indices, when the layer's shifts fit a table.
+    /// The batch-1 table indices (built on first use), when the layer's shifts fit a table.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) fn table(&self) -> Option<&crate::table::TableCodes> {
-        self.table.as_ref()
+        self.table
+            .get_or_init(|| crate::table::build(self))
+            .as_ref()
     }
 
     /// `sum_k 2^(p_k - min_shift)` of row `r` (saturating): the largest |output| of the row

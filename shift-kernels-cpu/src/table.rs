@@ -10,6 +10,8 @@
 //! the `i64` totals. Used when the layer spans at most 16 shift levels (15 if it has zeros)
 //! and a chunk of at least 4 inputs fits.
 
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use crate::matrix::ShiftMatrix;
 
 /// Rows per block (lanes of one register).
