@@ -84,10 +84,10 @@ fn hp<'a>(c: &'a Configuration, name: &str) -> Option<&'a shift_automl::Value> {
 }
 
 fn hp_text(c: &Configuration, name: &str) -> String {
-    hp(c, name).map_or_else(
-        || "-".to_string(),
-        |v| v.to_string().trim_matches('"').to_string(),
-    )
+    match hp(c, name) {
+        None => "-".to_string(),
+        Some(v) => v.as_str().map_or_else(|| v.to_string(), str::to_string),
+    }
 }
 
 /// `4 of 5 layers PS, 3 bits, 16/16` or `float`.
@@ -270,7 +270,8 @@ impl DsnnSummary<'_> {
              trial's):\n"
         );
         for (src, n) in &sources {
-            let _ = writeln!(md, "- {n} trials: {src}");
+            let trials = if *n == 1 { "trial" } else { "trials" };
+            let _ = writeln!(md, "- {n} {trials}: {src}");
         }
         let _ = writeln!(
             md,
@@ -461,12 +462,13 @@ impl DsnnSummary<'_> {
         let budgets: f64 = done.iter().map(|t| t.budget).sum();
         let all_trained: f64 = done.iter().map(|t| trained(t)).sum();
         let promoted: Vec<&&StoredTrial> = done.iter().filter(|t| t.parent.is_some()).collect();
-        let promoted_saved: f64 = promoted.iter().map(|t| t.budget - trained(t)).sum();
+        let promoted_saved: f64 = promoted.iter().map(|t| t.budget - trained(t)).sum::<f64>() + 0.0;
         let repeats: Vec<&&StoredTrial> = done
             .iter()
             .filter(|t| t.parent.is_none() && trained(t) < t.budget)
             .collect();
-        let repeats_saved: f64 = repeats.iter().map(|t| t.budget - trained(t)).sum();
+        // `+ 0.0`: an empty float sum is -0
+        let repeats_saved: f64 = repeats.iter().map(|t| t.budget - trained(t)).sum::<f64>() + 0.0;
         let share = |x: f64| {
             if budgets > 0.0 {
                 pct(x / budgets)
