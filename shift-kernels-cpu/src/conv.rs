@@ -207,47 +207,54 @@ impl ShiftConv2d {
         let nr = level.panel_width();
         let n_panels = panels(p, nr);
         let mut totals = vec![0i64; batch * oc * p];
-        let one_image = |xi: &[i32], yi: &mut [i64], parallel: bool| {
-            let mut col = vec![0i32; n_panels * k * nr];
-            let mut tot = vec![0i64; n_panels * og * nr];
-            for g in 0..groups {
-                im2col_panels(
-                    &xi[g * cg * height * width..][..cg * height * width],
-                    &shape,
-                    cg,
-                    nr,
-                    &mut col,
-                );
-                let rows = g * og..(g + 1) * og;
-                gemm(
-                    level,
-                    &self.matrix,
-                    rows.clone(),
-                    &col,
-                    &plan.init[rows],
-                    plan.max_run,
-                    parallel,
-                    &mut tot,
-                );
-                for (r, y) in yi[g * og * p..(g + 1) * og * p]
-                    .chunks_exact_mut(p)
-                    .enumerate()
-                {
-                    for (pix, y) in y.iter_mut().enumerate() {
-                        let (j, c) = (pix / nr, pix % nr);
-                        *y = tot[(j * og + r) * nr + c];
+        let buffers = || {
+            (
+                vec![0i32; n_panels * k * nr],
+                vec![0i64; n_panels * og * nr],
+            )
+        };
+        let one_image =
+            |(col, tot): &mut (Vec<i32>, Vec<i64>), xi: &[i32], yi: &mut [i64], parallel: bool| {
+                let (col, tot) = (&mut col[..], &mut tot[..]);
+                for g in 0..groups {
+                    im2col_panels(
+                        &xi[g * cg * height * width..][..cg * height * width],
+                        &shape,
+                        cg,
+                        nr,
+                        col,
+                    );
+                    let rows = g * og..(g + 1) * og;
+                    gemm(
+                        level,
+                        &self.matrix,
+                        rows.clone(),
+                        &col,
+                        &plan.init[rows],
+                        plan.max_run,
+                        parallel,
+                        tot,
+                    );
+                    // Panel j holds pixels j*nr.. of every row: copy the rows' pieces out.
+                    for (r, y) in yi[g * og * p..(g + 1) * og * p]
+                        .chunks_exact_mut(p)
+                        .enumerate()
+                    {
+                        for (j, y) in y.chunks_mut(nr).enumerate() {
+                            let at = (j * og + r) * nr;
+                            y.copy_from_slice(&tot[at..at + y.len()]);
+                        }
                     }
                 }
-            }
-        };
+            };
         if p > 0 && oc > 0 {
             if batch == 1 {
-                one_image(&xq, &mut totals, true);
+                one_image(&mut buffers(), &xq, &mut totals, true);
             } else {
                 totals
                     .par_chunks_mut(oc * p)
                     .zip(xq.par_chunks(image.max(1)))
-                    .for_each(|(yi, xi)| one_image(xi, yi, false));
+                    .for_each_init(buffers, |buf, (yi, xi)| one_image(buf, xi, yi, false));
             }
         }
         Ok(FixedOutput {

@@ -49,30 +49,30 @@ pub fn im2col_panels(x: &[i32], shape: &Conv2dShape, channels: usize, nr: usize,
     );
     out.fill(0);
     let g = &shape.geometry;
-    let nr_mask = nr - 1;
     let panel_stride = k * nr;
     for row in 0..k {
         let (ch, ky, kx) = (row / (kh * kw), (row / kw) % kh, row % kw);
         let plane = &x[ch * h * w..][..h * w];
         let x0 = (kx * g.dilation.1) as isize - g.padding.1 as isize;
-        // Output pixel (oy, ox) goes to panel pix / nr, column pix % nr; walked incrementally.
-        let mut pix = 0usize;
+        // Output pixel (oy, ox) goes to panel pix / nr, column pix % nr: walked incrementally
+        // (`base` is the panel's row offset, `c` the column).
+        let (mut base, mut c) = (row * nr, 0usize);
         for oy in 0..oh {
             let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize - g.padding.0 as isize;
-            if iy < 0 || iy as usize >= h {
-                pix += ow;
-                continue;
-            }
-            let src = &plane[iy as usize * w..][..w];
+            let src = (iy >= 0 && (iy as usize) < h).then(|| &plane[iy as usize * w..][..w]);
             let mut ix = x0;
             for _ in 0..ow {
-                if ix >= 0 && (ix as usize) < w {
-                    let at =
-                        (pix >> nr.trailing_zeros()) * panel_stride + row * nr + (pix & nr_mask);
-                    out[at] = src[ix as usize];
+                if let Some(src) = src {
+                    if ix >= 0 && (ix as usize) < w {
+                        out[base + c] = src[ix as usize];
+                    }
                 }
                 ix += g.stride.1 as isize;
-                pix += 1;
+                c += 1;
+                if c == nr {
+                    c = 0;
+                    base += panel_stride;
+                }
             }
         }
     }
