@@ -229,7 +229,7 @@ impl ShiftConv2d {
                         level,
                         &self.matrix,
                         rows.clone(),
-                        &col,
+                        col,
                         &plan.init[rows],
                         plan.max_run,
                         parallel,
