@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shift_core::{FixedPoint, ShiftType};
+use shift_core::{FixedPoint, Rounding, ShiftType};
 use shift_energy::{EmissionsCsv, EnergyMeter, RegionHandle};
 use shift_nn::models::build_model;
 use shift_nn::{
@@ -169,9 +169,15 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         if n == 0 {
             bail!("--use-kernel: the model has no shift layers (give --shift-depth N)");
         }
-        format!(
+        let mut note = format!(
             "shift layers on the integer kernels ({level}): {n}, {bytes} bytes of packed weights\n"
-        )
+        );
+        if common.shift_type == ShiftType::Q && common.rounding == Rounding::Stochastic {
+            // the float path draws a new stochastic rounding of the Q weights every batch
+            note += "note: the kernels hold each Q weight rounded once, deterministically \
+                     (-r stochastic rounds anew on every batch without --use-kernel)\n";
+        }
+        note
     } else {
         String::new()
     };
