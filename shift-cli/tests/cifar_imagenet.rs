@@ -3,6 +3,8 @@
 //! training run writes the reference's output folder, its weights evaluate with `-e`, and bad
 //! paths or architectures are clear errors.
 
+mod tiny_data;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -37,43 +39,6 @@ fn fails_with(args: &[&str], needles: &[&str]) {
     assert!(!stderr.contains("panicked"), "{args:?} panicked:\n{stderr}");
 }
 
-/// A pseudo-random byte stream (no RNG dependency needed for test pixels).
-fn bytes(seed: u32, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-/// `dir/cifar10/cifar-10-batches-bin/` with `per_batch` images in each of the five training
-/// batches and `test` in the test batch: records of one label byte and 3072 pixel bytes.
-fn write_cifar10(dir: &Path, per_batch: usize, test: usize) {
-    let bin = dir.join("cifar10").join("cifar-10-batches-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let batch = |seed: u32, n: usize| -> Vec<u8> {
-        let mut out = Vec::new();
-        for i in 0..n {
-            out.push(((seed as usize + i) % 10) as u8);
-            out.extend(bytes(seed * 1000 + i as u32, 3072));
-        }
-        out
-    };
-    for k in 1..=5 {
-        std::fs::write(bin.join(format!("data_batch_{k}.bin")), batch(k, per_batch)).unwrap();
-    }
-    std::fs::write(bin.join("test_batch.bin"), batch(9, test)).unwrap();
-    std::fs::write(
-        bin.join("batches.meta.txt"),
-        "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n",
-    )
-    .unwrap();
-}
-
 /// `root/{train,val}/<class>/*.JPEG` with small images of varied sizes.
 fn write_imagenet(root: &Path, classes: &[&str], train: usize, val: usize) {
     for (split, n) in [("train", train), ("val", val)] {
@@ -82,7 +47,7 @@ fn write_imagenet(root: &Path, classes: &[&str], train: usize, val: usize) {
             std::fs::create_dir_all(&dir).unwrap();
             for i in 0..n {
                 let (w, h) = (40 + 8 * i as u32, 32 + 4 * c as u32);
-                let px = bytes((c * 100 + i) as u32 + 7, (w * h * 3) as usize);
+                let px = tiny_data::bytes((c * 100 + i) as u32 + 7, (w * h * 3) as usize);
                 let img = image::RgbImage::from_raw(w, h, px).unwrap();
                 img.save(dir.join(format!("{class}_{i}.JPEG"))).unwrap();
             }
@@ -138,7 +103,7 @@ fn cifar10_trains_one_epoch_then_evaluates_its_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let models = tmp.path().join("models");
-    write_cifar10(&data, 2, 4);
+    tiny_data::write_cifar10(&data, 2, 4);
     let (data, models) = (data.to_str().unwrap(), models.to_str().unwrap());
     let common = [
         "--arch",
@@ -350,7 +315,7 @@ fn imagenet_splits_must_have_the_same_classes() {
 #[test]
 fn the_dsnn_objective_trains_the_shipped_cifar10_resnet20_default() {
     let dir = tempfile::tempdir().unwrap();
-    write_cifar10(dir.path(), 8, 4);
+    tiny_data::write_cifar10(dir.path(), 8, 4);
     let space = shift_automl::ConfigSpace::from_json(
         shift_train::objective::shipped_space(shift_nn::models::DataDomain::Cifar10, "resnet20")
             .unwrap(),

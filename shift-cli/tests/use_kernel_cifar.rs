@@ -3,6 +3,8 @@
 //! binary format: the kernels give the float emulation's loss and accuracy, from the weights
 //! file and from its packed export.
 
+mod tiny_data;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -18,41 +20,6 @@ fn succeeds(args: &[&str]) -> String {
     );
     assert!(out.status.success(), "{args:?} failed:\n{text}");
     text
-}
-
-/// Pseudo-random pixels.
-fn bytes(seed: u32, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
-fn write_cifar10(dir: &Path, per_batch: usize, test: usize) {
-    let bin = dir.join("cifar10").join("cifar-10-batches-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let batch = |seed: u32, n: usize| -> Vec<u8> {
-        let mut out = Vec::new();
-        for i in 0..n {
-            out.push(((seed as usize + i) % 10) as u8);
-            out.extend(bytes(seed * 1000 + i as u32, 3072));
-        }
-        out
-    };
-    for k in 1..=5 {
-        std::fs::write(bin.join(format!("data_batch_{k}.bin")), batch(k, per_batch)).unwrap();
-    }
-    std::fs::write(bin.join("test_batch.bin"), batch(9, test)).unwrap();
-    std::fs::write(
-        bin.join("batches.meta.txt"),
-        "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n",
-    )
-    .unwrap();
 }
 
 fn test_log(run: &Path) -> (f64, f64) {
@@ -71,7 +38,7 @@ fn test_log(run: &Path) -> (f64, f64) {
 fn resnet20_on_the_kernels_matches_the_float_emulation() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    write_cifar10(&data, 4, 16);
+    tiny_data::write_cifar10(&data, 4, 16);
     let data = data.to_str().unwrap();
     let models = tmp.path().join("models");
     let m = models.to_str().unwrap();

@@ -11,9 +11,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
-use shift_automl::pareto::dominates;
 use shift_automl::report::{
-    ConfigResult, Report, ReportInput, ReportOptions, ReportTrial, TrialState,
+    DefaultPosition, Report, ReportInput, ReportOptions, ReportTrial, TrialState,
 };
 use shift_automl::storage::{StoredTrial, StudyRecord, TrialState as Stored};
 use shift_automl::Configuration;
@@ -317,8 +316,8 @@ impl DsnnSummary<'_> {
             };
             let c = &r.results[i];
             let d = &c.objectives;
-            let any = dominating(&r.results, d, i, None);
-            let top = dominating(&r.results, d, i, Some(max_budget));
+            let any = dominating(r, p, None);
+            let top = dominating(r, p, Some(max_budget));
             let best = |set: &[(f64, f64)], k: usize| {
                 set.iter()
                     .copied()
@@ -495,30 +494,13 @@ impl DsnnSummary<'_> {
     }
 }
 
-/// (loss reduction, second objective's reduction) of the results that dominate `d`,
-/// optionally only those at `budget`.
-fn dominating(
-    results: &[ConfigResult],
-    d: &[f64],
-    skip: usize,
-    budget: Option<f64>,
-) -> Vec<(f64, f64)> {
-    results
+/// (loss reduction, second objective's reduction) of the report's dominators of a
+/// reference, optionally only those at `budget`.
+fn dominating(r: &Report, p: &DefaultPosition, budget: Option<f64>) -> Vec<(f64, f64)> {
+    p.dominated_by
         .iter()
-        .enumerate()
-        .filter(|(i, c)| {
-            *i != skip && budget.is_none_or(|b| c.budget == b) && dominates(&c.objectives, d)
-        })
-        .map(|(_, c)| {
-            let rel = |k: usize| {
-                if d[k] != 0.0 {
-                    (d[k] - c.objectives[k]) / d[k].abs()
-                } else {
-                    0.0
-                }
-            };
-            (rel(0), rel(1))
-        })
+        .filter(|d| budget.is_none_or(|b| r.results[d.result].budget == b))
+        .map(|d| (d.relative[0].unwrap_or(0.0), d.relative[1].unwrap_or(0.0)))
         .collect()
 }
 

@@ -182,11 +182,7 @@ impl DsnnObjective {
         )?;
 
         let mut run_dir = self.cache_dir.join(self.design_key(request));
-        let checkpoint_path = run_dir.join("checkpoint.safetensors");
-        let mut resume = checkpoint_path
-            .exists()
-            .then(|| Checkpoint::load(&checkpoint_path))
-            .transpose()?;
+        let mut resume = run_checkpoint(&run_dir)?;
         if resume
             .as_ref()
             .is_some_and(|c| c.epochs_done > request.budget)
@@ -194,12 +190,7 @@ impl DsnnObjective {
             // A lower budget than this design has already trained: train it afresh elsewhere
             // rather than overwrite the longer run.
             run_dir = run_dir.join(format!("budget-{}", request.budget));
-            let path = run_dir.join("checkpoint.safetensors");
-            resume = path
-                .exists()
-                .then(|| Checkpoint::load(&path))
-                .transpose()?
-                .filter(|c| c.epochs_done <= request.budget);
+            resume = run_checkpoint(&run_dir)?.filter(|c| c.epochs_done <= request.budget);
         }
         Ok(Prepared {
             design,
@@ -210,6 +201,27 @@ impl DsnnObjective {
             run_dir,
             resume,
         })
+    }
+
+    /// How a trial trains: the design's batch size and optimiser, a constant learning rate
+    /// (so no schedule depends on the final budget), quietly, into `run_dir`.
+    fn train_config(
+        &self,
+        design: &DsnnDesign,
+        request: &TrialRequest,
+        run_dir: &Path,
+    ) -> TrainConfig {
+        TrainConfig {
+            epochs: request.budget,
+            batch_size: design.batch_size,
+            test_batch_size: self.val_batch_size,
+            optimizer: design.optimizer.clone(),
+            schedule: LrSchedule::Constant,
+            seed: request.seed,
+            workers: self.workers,
+            out_dir: run_dir.to_path_buf(),
+            progress: ProgressMode::Quiet,
+        }
     }
 
     /// Top-1 accuracy on `test_set` of the model a trial trained, read from its checkpoint:
@@ -229,17 +241,7 @@ impl DsnnObjective {
                 p.run_dir.display()
             )));
         };
-        let config = TrainConfig {
-            epochs: request.budget,
-            batch_size: p.design.batch_size,
-            test_batch_size: self.val_batch_size,
-            optimizer: p.design.optimizer.clone(),
-            schedule: LrSchedule::Constant,
-            seed: request.seed,
-            workers: self.workers,
-            out_dir: p.run_dir.clone(),
-            progress: ProgressMode::Quiet,
-        };
+        let config = self.train_config(&p.design, request, &p.run_dir);
         let mut trainer = Trainer::new(p.model.as_ref(), p.train_set, test_set, config)?;
         trainer.restore(&ckpt)?;
         Ok(trainer.evaluate()?.top1)
@@ -261,17 +263,7 @@ impl DsnnObjective {
             (Some(_), Ok(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
             _ => Ledger::default(),
         };
-        let config = TrainConfig {
-            epochs: request.budget,
-            batch_size: design.batch_size,
-            test_batch_size: self.val_batch_size,
-            optimizer: design.optimizer.clone(),
-            schedule: LrSchedule::Constant,
-            seed: request.seed,
-            workers: self.workers,
-            out_dir: run_dir.clone(),
-            progress: ProgressMode::Quiet,
-        };
+        let config = self.train_config(&design, request, &run_dir);
         let mut trainer = Trainer::new(model.as_ref(), train_set, val_set, config)?;
         let continued_from = match &resume {
             Some(ckpt) => {
@@ -406,6 +398,12 @@ pub fn model_bits(model: &dyn Model) -> u64 {
         }
     }
     bits.ceil() as u64
+}
+
+/// The checkpoint in a design's run folder, if it has one.
+fn run_checkpoint(run_dir: &Path) -> Result<Option<Checkpoint>, TrainError> {
+    let path = run_dir.join("checkpoint.safetensors");
+    path.exists().then(|| Checkpoint::load(&path)).transpose()
 }
 
 fn write_ledger(path: &Path, ledger: &Ledger) -> Result<(), TrainError> {
