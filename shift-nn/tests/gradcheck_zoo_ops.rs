@@ -1,7 +1,9 @@
 //! Finite-difference gradient checks for the ops the CIFAR-10 and ImageNet models add: batch
-//! norm (train and eval), average, adaptive average and padded max pooling, channel concat,
-//! the option-A shortcut and ReLU6. Central differences of `sum(f(x) * w)` for a random `w`,
-//! accumulated in f64; inputs of piecewise ops keep clear of their kinks.
+//! norm (train and eval), average, adaptive average and padded max pooling (floor and ceil
+//! mode), channel concat, the option-A shortcut, ReLU6, and for GoogLeNet and EfficientNet
+//! SiLU, sigmoid, per-channel scaling, stochastic depth and the per-channel affine map.
+//! Central differences of `sum(f(x) * w)` for a random `w`, accumulated in f64; inputs of
+//! piecewise ops keep clear of their kinks.
 
 use ndarray::IxDyn;
 use rand::seq::SliceRandom;
@@ -162,8 +164,128 @@ fn shapes_are_checked() {
     assert!(ops::concat_channels(&[x.clone(), y]).is_err());
     assert!(ops::concat_channels(&[]).is_err());
     assert!(ops::zero_pad_shortcut(&c, 1).is_err());
+    assert!(ops::max_pool2d_ceil(&x, 2, 2, 2).is_err());
+    assert!(ops::scale_channels(&x, &c).is_err());
+    assert!(ops::scale_channels(&x, &Var::constant(Tensor::zeros(IxDyn(&[2, 3, 2, 1])))).is_err());
+    assert!(ops::stochastic_depth(&x, 1.5, &mut ChaCha8Rng::seed_from_u64(0)).is_err());
+    assert!(ops::channel_affine(&x, &[1.0; 2], &[0.0; 3]).is_err());
     // Option A keeps every other pixel of odd sizes too, as `x[:, :, ::2, ::2]`.
     let z = ops::zero_pad_shortcut(&Var::constant(Tensor::ones(IxDyn(&[1, 2, 5, 3]))), 1).unwrap();
     assert_eq!(z.shape(), [1, 4, 3, 2]);
     assert_eq!(z.value().sum(), 12.0);
+}
+
+#[test]
+fn ceil_mode_max_pooling() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    // 6 -> 3 windows of 3 with stride 2, the last one covering two columns; and GoogLeNet's
+    // stride-1 padded pooling.
+    check(
+        "max_pool2d_ceil",
+        vec![spread(&[2, 2, 6, 7], &mut rng)],
+        |v| ops::max_pool2d_ceil(&v[0], 3, 2, 0).unwrap(),
+    );
+    check(
+        "max_pool2d_ceil padded",
+        vec![spread(&[1, 2, 4, 5], &mut rng)],
+        |v| ops::max_pool2d_ceil(&v[0], 3, 1, 1).unwrap(),
+    );
+}
+
+#[test]
+fn silu_sigmoid_and_channel_scaling() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let x = random(&[2, 3, 2, 2], &mut rng).mapv(|v| 3.0 * v);
+    check("silu", vec![x.clone()], |v| ops::silu(&v[0]));
+    check("sigmoid", vec![x], |v| ops::sigmoid(&v[0]));
+    check(
+        "scale_channels",
+        vec![
+            random(&[2, 3, 2, 3], &mut rng),
+            random(&[2, 3, 1, 1], &mut rng),
+        ],
+        |v| ops::scale_channels(&v[0], &v[1]).unwrap(),
+    );
+    // The squeeze-and-excitation composite, where the scale depends on the input itself.
+    check(
+        "squeeze-excitation",
+        vec![random(&[2, 3, 3, 2], &mut rng)],
+        |v| {
+            let s = ops::sigmoid(&ops::silu(&ops::adaptive_avg_pool2d(&v[0], 1, 1).unwrap()));
+            ops::scale_channels(&v[0], &s).unwrap()
+        },
+    );
+}
+
+#[test]
+fn stochastic_depth_and_channel_affine() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    // A fresh RNG with the same seed on every call draws the same rows, so the op is a fixed
+    // linear map here; at p = 0.5 over 6 rows some are kept and some dropped.
+    check(
+        "stochastic_depth",
+        vec![random(&[6, 2, 2, 2], &mut rng)],
+        |v| ops::stochastic_depth(&v[0], 0.5, &mut ChaCha8Rng::seed_from_u64(4)).unwrap(),
+    );
+    check(
+        "channel_affine",
+        vec![random(&[2, 3, 2, 2], &mut rng)],
+        |v| ops::channel_affine(&v[0], &[0.5, -2.0, 1.5], &[0.1, 0.2, -0.3]).unwrap(),
+    );
+}
+
+/// Direct convolution with zero padding, stride 1, one group: the definition, for
+/// comparison.
+fn conv_direct(x: &Tensor, w: &Tensor, pad: usize) -> Tensor {
+    let (xs, ws) = (x.shape(), w.shape());
+    let (n, c, h, wd, o, kh, kw) = (xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3]);
+    let (oh, ow) = (h + 2 * pad + 1 - kh, wd + 2 * pad + 1 - kw);
+    Tensor::from_shape_fn(IxDyn(&[n, o, oh, ow]), |i| {
+        let mut sum = 0.0f32;
+        for ci in 0..c {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let (iy, ix) = (
+                        (i[2] + ky) as isize - pad as isize,
+                        (i[3] + kx) as isize - pad as isize,
+                    );
+                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                        sum += x[[i[0], ci, iy as usize, ix as usize]] * w[[i[1], ci, ky, kx]];
+                    }
+                }
+            }
+        }
+        sum
+    })
+}
+
+#[test]
+fn conv_with_padding_wider_than_the_input() {
+    // EfficientNet's 5x5 depthwise convolutions (padding 2) meet 1x1 and 2x1 feature maps
+    // at CIFAR size, where some kernel taps have no input column at all.
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let geometry = ops::Conv2dGeometry {
+        padding: (2, 2),
+        ..Default::default()
+    };
+    for shape in [[2, 3, 1, 1], [1, 2, 2, 1], [1, 2, 1, 3]] {
+        let x = random(&shape, &mut rng);
+        let w = random(&[4, shape[1], 5, 5], &mut rng);
+        let y = ops::conv2d(
+            &Var::constant(x.clone()),
+            &Var::constant(w.clone()),
+            None,
+            geometry,
+        )
+        .unwrap();
+        let want = conv_direct(&x, &w, 2);
+        assert_eq!(y.shape(), want.shape());
+        let err = (y.value() - &want)
+            .mapv(f32::abs)
+            .fold(0.0f32, |m, &v| m.max(v));
+        assert!(err < 1e-5, "{shape:?}: {err}");
+        check("conv2d wide padding", vec![x, w], |v| {
+            ops::conv2d(&v[0], &v[1], None, geometry).unwrap()
+        });
+    }
 }

@@ -22,7 +22,10 @@ fn eval_ctx() -> Ctx {
 }
 
 /// `sum(p.numel() for p in model.parameters())` in PyTorch 2.15 / torchvision 0.29 (the
-/// CIFAR-10 models as defined by the reference's `cifar10_models`).
+/// CIFAR-10 models as defined by the reference's `cifar10_models`). GoogLeNet, DenseNet-121
+/// and EfficientNet-B0 are torchvision's `num_params` of their weights (GoogLeNet without the
+/// auxiliary heads); the CIFAR-10 EfficientNet-B0 is that minus the 1000-class classifier
+/// (1,281,000) plus a 10-class one (12,810).
 const COUNTS: &[(DataDomain, &str, usize)] = &[
     (DataDomain::Mnist, "linear", 669_706),
     (DataDomain::Mnist, "conv", 431_080),
@@ -37,12 +40,16 @@ const COUNTS: &[(DataDomain, &str, usize)] = &[
     (DataDomain::Cifar10, "mobilenetv2", 2_296_922),
     (DataDomain::Cifar10, "vgg16", 14_724_042),
     (DataDomain::Cifar10, "vgg19", 20_035_018),
+    (DataDomain::Cifar10, "efficientnet_b0", 4_020_358),
     (DataDomain::Imagenet, "resnet18", 11_689_512),
     (DataDomain::Imagenet, "resnet34", 21_797_672),
     (DataDomain::Imagenet, "resnet50", 25_557_032),
     (DataDomain::Imagenet, "vgg16", 138_357_544),
     (DataDomain::Imagenet, "alexnet", 61_100_840),
     (DataDomain::Imagenet, "mobilenet_v2", 3_504_872),
+    (DataDomain::Imagenet, "googlenet", 6_624_904),
+    (DataDomain::Imagenet, "densenet121", 7_978_856),
+    (DataDomain::Imagenet, "efficientnet_b0", 5_288_548),
 ];
 
 #[test]

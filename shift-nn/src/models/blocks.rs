@@ -107,6 +107,18 @@ pub(crate) enum Init {
     KaimingFanOut,
     /// `normal_(0, std)`, bias 0.
     Normal(f32),
+    /// torchvision's DenseNet: `kaiming_normal_` with its defaults (fan in, gain sqrt 2),
+    /// bias 0.
+    KaimingFanIn,
+    /// torchvision's GoogLeNet: a normal of this std truncated to two standard deviations
+    /// (its `truncnorm(-2, 2, scale=std)`); the bias keeps PyTorch's default, as only the
+    /// weight is overwritten there.
+    TruncNormal(f32),
+    /// torchvision's EfficientNet Linear: `uniform_(-r, r)` with `r = 1 / sqrt(out_features)`,
+    /// bias 0.
+    UniformFanOut,
+    /// PyTorch's default weight and a zero bias (torchvision's DenseNet classifier).
+    DefaultZeroBias,
 }
 
 fn normal(shape: &[usize], std: f32, rng: &mut impl Rng) -> Tensor {
@@ -120,15 +132,38 @@ pub(crate) fn apply_init(layer: &WeightLayer, init: Init, rng: &mut impl Rng) {
         return;
     };
     let shape = weight.value().shape().to_vec();
-    let std = match init {
+    match init {
         Init::Default => return,
         // fan_out = out_channels * kh * kw; gain sqrt(2) for ReLU.
         Init::KaimingFanOut => {
-            (2.0 / (shape[0] * shape[2..].iter().product::<usize>()) as f32).sqrt()
+            let std = (2.0 / (shape[0] * shape[2..].iter().product::<usize>()) as f32).sqrt();
+            weight.set_value(normal(&shape, std, rng));
         }
-        Init::Normal(std) => std,
-    };
-    weight.set_value(normal(&shape, std, rng));
+        // fan_in = in_channels / groups * kh * kw.
+        Init::KaimingFanIn => {
+            let std = (2.0 / shape[1..].iter().product::<usize>() as f32).sqrt();
+            weight.set_value(normal(&shape, std, rng));
+        }
+        Init::Normal(std) => weight.set_value(normal(&shape, std, rng)),
+        Init::TruncNormal(std) => {
+            let dist = Normal::new(0.0f32, std).expect("std is finite and positive");
+            // Rejection sampling: the acceptance rate within two sigmas is 95 %.
+            weight.set_value(Tensor::from_shape_fn(shape.clone(), |_| loop {
+                let v = dist.sample(rng);
+                if v.abs() <= 2.0 * std {
+                    break v;
+                }
+            }));
+            return;
+        }
+        Init::UniformFanOut => {
+            let r = 1.0 / (shape[0] as f32).sqrt();
+            weight.set_value(Tensor::from_shape_fn(shape.clone(), |_| {
+                rng.gen_range(-r..r)
+            }));
+        }
+        Init::DefaultZeroBias => {}
+    }
     if let Some(b) = &layer.bias {
         let dim = b.value().raw_dim();
         b.set_value(Tensor::zeros(dim));

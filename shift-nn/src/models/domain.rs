@@ -32,6 +32,7 @@ impl DataDomain {
                 "mobilenetv2",
                 "vgg16",
                 "vgg19",
+                "efficientnet_b0",
             ],
             DataDomain::Imagenet => &[
                 "resnet18",
@@ -40,6 +41,9 @@ impl DataDomain {
                 "vgg16",
                 "alexnet",
                 "mobilenet_v2",
+                "googlenet",
+                "densenet121",
+                "efficientnet_b0",
             ],
         }
     }

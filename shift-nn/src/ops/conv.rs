@@ -62,10 +62,14 @@ impl Geometry {
     }
 
     /// Output columns `[ox_start, ox_end)` whose input column `ox*stride + off` lies inside
-    /// `[0, w)`, for a kernel column offset `off` (may be negative through padding).
+    /// `[0, w)`, for a kernel column offset `off` (may be negative through padding). Both
+    /// ends stay within `[0, ow]`: a padding wider than the output (a 5x5 kernel with
+    /// padding 2 on a 1-pixel-wide input, as EfficientNet's last stages at CIFAR size) can
+    /// leave a tap with no valid column at all.
     fn valid_ox(&self, off: isize) -> (usize, usize) {
         let s = self.spec.stride.1 as isize;
         let lo = if off >= 0 { 0 } else { ((-off) + s - 1) / s };
+        let lo = lo.min(self.ow as isize);
         let hi = if (self.w as isize) <= off {
             0
         } else {
@@ -92,6 +96,11 @@ impl Geometry {
             let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
             let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
             let (ox0, ox1) = g.valid_ox(off_x);
+            if ox0 == ox1 {
+                // The tap reads only padding.
+                row.fill(0.0);
+                continue;
+            }
             let plane = &x[ch * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
                 let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize
@@ -127,6 +136,9 @@ impl Geometry {
             let (ch, ky, kx) = (k / (g.kh * g.kw), (k / g.kw) % g.kh, k % g.kw);
             let off_x = (kx * g.spec.dilation.1) as isize - g.spec.padding.1 as isize;
             let (ox0, ox1) = g.valid_ox(off_x);
+            if ox0 == ox1 {
+                continue;
+            }
             let plane = &mut dx[ch * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
                 let iy = (oy * g.spec.stride.0 + ky * g.spec.dilation.0) as isize

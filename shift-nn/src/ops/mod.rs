@@ -1,6 +1,7 @@
 //! Ops with forward and backward passes. Each records itself on the tape when gradients are
 //! enabled and any input needs one.
 
+mod act;
 mod basic;
 mod conv;
 mod gemm;
@@ -11,6 +12,7 @@ mod pool;
 mod shift;
 mod shift_l2;
 
+pub use act::{channel_affine, scale_channels, sigmoid, silu, stochastic_depth};
 pub use basic::{
     add, cross_entropy, dropout, flatten, log_softmax, nll_loss, relu, reshape, weighted_sum,
 };
@@ -18,7 +20,7 @@ pub use conv::{conv2d, Conv2dGeometry};
 pub use join::{concat_channels, relu6, zero_pad_shortcut};
 pub use linear::linear;
 pub use norm::{batch_norm2d_eval, batch_norm2d_train, BatchStats};
-pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+pub use pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, max_pool2d_ceil};
 pub(crate) use shift::NoRng;
 pub use shift::{ps_weight, q_weight, round_fixed};
 pub use shift_l2::shift_l2;

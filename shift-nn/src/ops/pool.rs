@@ -20,9 +20,25 @@ fn dims4(op: &'static str, x: &Var) -> Result<(usize, usize, usize, usize), NnEr
     }
 }
 
-/// Windows of a `kernel`/`stride`/`padding` pooling along an axis of length `len`.
+/// Windows of a `kernel`/`stride`/`padding` pooling along an axis of length `len` (callers
+/// check `len + 2 * padding >= kernel`).
 fn fixed_windows(len: usize, kernel: usize, stride: usize, padding: usize) -> Windows {
-    let out = (len + 2 * padding - kernel) / stride + 1;
+    windows(len, kernel, stride, padding, false)
+}
+
+/// As [`fixed_windows`], with `ceil_mode` rounding the output length up as PyTorch's
+/// `pooling_output_shape` does: a last, partial window is added, unless it would start in
+/// the right padding. Empty when not even one window fits (ceil mode needs
+/// `len + 2 * padding + stride - 1 >= kernel`).
+fn windows(len: usize, kernel: usize, stride: usize, padding: usize, ceil_mode: bool) -> Windows {
+    let round_up = if ceil_mode { stride - 1 } else { 0 };
+    let Some(span) = (len + 2 * padding + round_up).checked_sub(kernel) else {
+        return Vec::new();
+    };
+    let mut out = span / stride + 1;
+    if ceil_mode && (out - 1) * stride >= len + padding {
+        out -= 1;
+    }
     (0..out)
         .map(|o| {
             let start = (o * stride) as isize - padding as isize;
@@ -125,13 +141,39 @@ pub fn adaptive_avg_pool2d(x: &Var, out_h: usize, out_w: usize) -> Result<Var, N
 /// negative infinity), so `padding` may be at most `kernel / 2`. The first maximum of a
 /// window (row-major) takes the gradient; NaN propagates.
 pub fn max_pool2d(x: &Var, kernel: usize, stride: usize, padding: usize) -> Result<Var, NnError> {
+    max_pool(x, kernel, stride, padding, false)
+}
+
+/// `F.max_pool2d(x, kernel, stride, padding, ceil_mode=True)` (GoogLeNet): the output length
+/// is rounded up, so a last window may hang over the input's end and pools what it covers.
+/// Otherwise as [`max_pool2d`].
+pub fn max_pool2d_ceil(
+    x: &Var,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+) -> Result<Var, NnError> {
+    max_pool(x, kernel, stride, padding, true)
+}
+
+fn max_pool(
+    x: &Var,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    ceil_mode: bool,
+) -> Result<Var, NnError> {
     let (n, c, h, w) = dims4("max_pool2d", x)?;
-    if kernel == 0
-        || stride == 0
-        || 2 * padding > kernel
-        || h + 2 * padding < kernel
-        || w + 2 * padding < kernel
-    {
+    let valid = kernel > 0 && stride > 0 && 2 * padding <= kernel;
+    let (rows, cols) = if valid {
+        (
+            windows(h, kernel, stride, padding, ceil_mode),
+            windows(w, kernel, stride, padding, ceil_mode),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if rows.is_empty() || cols.is_empty() {
         return Err(shape_err(
             "max_pool2d",
             format!(
@@ -140,8 +182,6 @@ pub fn max_pool2d(x: &Var, kernel: usize, stride: usize, padding: usize) -> Resu
             ),
         ));
     }
-    let rows = fixed_windows(h, kernel, stride, padding);
-    let cols = fixed_windows(w, kernel, stride, padding);
     let (oh, ow) = (rows.len(), cols.len());
     let xv = x.value().as_standard_layout();
     let xs = xv.as_slice().expect("standard layout");
@@ -201,6 +241,30 @@ mod tests {
         assert_eq!(adaptive_windows(5, 3), vec![(0, 2), (1, 4), (3, 5)]);
         // 1 -> 7 replicates the single input (torchvision VGG on small images).
         assert_eq!(adaptive_windows(1, 7), vec![(0, 1); 7]);
+    }
+
+    #[test]
+    fn ceil_mode_windows_match_pytorch() {
+        // GoogLeNet's maxpool1: 3x3, stride 2 on 112 gives 56 (floor mode: 55); the last
+        // window starts at 110 and covers what is left.
+        let w = windows(112, 3, 2, 0, true);
+        assert_eq!(w.len(), 56);
+        assert_eq!(w[55], (110, 112));
+        assert_eq!(fixed_windows(112, 3, 2, 0).len(), 55);
+        // maxpool4: 2x2, stride 2 on 14 divides evenly, so nothing is added.
+        assert_eq!(windows(14, 2, 2, 0, true).len(), 7);
+        // 3, kernel 2, stride 2, padding 1: ceil(3 / 2) + 1 = 3 windows would start at -1,
+        // 1 and 3, but index 3 is the right padding ((3 - 1) * 2 >= len + padding), so
+        // PyTorch drops that one.
+        assert_eq!(windows(3, 2, 2, 1, true), vec![(0, 1), (1, 3)]);
+        // 4, kernel 3, stride 2, padding 1: the third window starts at 3, inside the input.
+        assert_eq!(windows(4, 3, 2, 1, true), vec![(0, 2), (1, 4), (3, 4)]);
+        // Ceil mode accepts an input shorter than the kernel when one window starts inside
+        // it (GoogLeNet at its minimum size 15 pools 2 pixels with a 3x3 kernel)...
+        assert_eq!(windows(2, 3, 2, 0, true), vec![(0, 2)]);
+        // ... but not one where even that window is missing, and floor mode needs the kernel.
+        assert!(windows(1, 3, 2, 0, true).is_empty());
+        assert!(windows(2, 3, 2, 0, false).is_empty());
     }
 
     #[test]
