@@ -2,6 +2,7 @@ use thiserror::Error;
 
 /// Errors for inputs that DeepShift's numerics cannot represent.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum CoreError {
     /// The weight bit width is outside what the shift ranges and the packed format support.
     #[error("weight bits {bits} are not supported: use {min}..={max} (wb=1 would leave no shift range; wb>8 shifts below 2^-127 underflow f32)")]

@@ -1,28 +1,4 @@
-//! DeepShift numerics: the exact arithmetic of the reference PyTorch implementation.
-//!
-//! DeepShift replaces each weight by `±2^p`, so a multiplication becomes a shift and a sign
-//! flip. This crate holds the pure functions both training schemes need:
-//!
-//! - [`shift_range`]: the shifts allowed at a weight bit width for Q and PS.
-//! - DeepShift-Q: [`q_project`] (the in-place clamp of magnitudes), [`round_pow2`],
-//!   [`q_weight_slice`]; the backward pass is the identity (straight-through).
-//! - DeepShift-PS: [`ps_weight`], [`ps_weight_slice`], [`ps_backward_slice`]
-//!   (`dL/dshift = G * s * 2^p * ln 2`, `dL/dsign = G`).
-//! - Conversion of float weights into PS parameters: [`weight_to_shift_sign`].
-//! - Fixed-point activations: [`FixedPoint`], [`round_fixed`].
-//! - The packed weight format for kernels: [`PackedShiftWeights`].
-//!
-//! Rounding is deterministic (half to even, as `torch.round`) or stochastic with an RNG the
-//! caller supplies, so results are reproducible from a seed. Impossible inputs (bit widths,
-//! activation formats, NaN weights) are [`CoreError`]s. No I/O, no threads.
-//!
-//! ```
-//! use shift_core::{shift_range, q_weight, Rounding, ShiftType};
-//! let range = shift_range(ShiftType::Q, 5)?;
-//! let mut rng = rand::thread_rng();
-//! assert_eq!(q_weight(0.3, range, Rounding::Deterministic, &mut rng)?, 0.25);
-//! # Ok::<(), shift_core::CoreError>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod error;
 mod fixed;
@@ -31,6 +7,10 @@ mod pow2;
 mod ps;
 mod range;
 pub mod rounding;
+
+/// The `rand` crate (0.8) whose [`rand::Rng`] the rounding functions take, so a caller needs
+/// no `rand` dependency of its own (and cannot pick an incompatible version).
+pub use rand;
 
 pub use error::CoreError;
 pub use fixed::{round_fixed, round_fixed_slice, FixedPoint};
