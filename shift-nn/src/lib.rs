@@ -37,6 +37,7 @@ pub mod models;
 mod norm;
 pub mod ops;
 mod param;
+pub mod pth;
 mod state_dict;
 mod tape;
 mod tensor;
