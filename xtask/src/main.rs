@@ -5,8 +5,10 @@
 //!   where to put it (CIFAR and ImageNet are never downloaded).
 //! - `cargo xtask reproduce [--quick]`: the DeepShift README's tables and an AutoDSNN search,
 //!   into `reports/`.
+//! - `cargo xtask cuda-ptx [--check]`: shift-kernels-cuda's PTX from its CUDA C (NVRTC).
 
 mod autodsnn;
+mod cuda_ptx;
 mod data;
 mod reproduce;
 mod rows;
@@ -27,6 +29,8 @@ enum Command {
     Data(data::DataArgs),
     /// Run the DeepShift README's MNIST (and CIFAR-10, if present) commands; write reports/reproduce.md.
     Reproduce(reproduce::ReproduceArgs),
+    /// Regenerate (or with --check verify) shift-kernels-cuda's PTX from its CUDA C sources.
+    CudaPtx(cuda_ptx::CudaPtxArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +38,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Data(args) => data::run(&args),
         Command::Reproduce(args) => reproduce::run(&args),
+        Command::CudaPtx(args) => cuda_ptx::run(&args),
     }
 }
