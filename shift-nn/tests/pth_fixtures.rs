@@ -103,7 +103,10 @@ fn whole_pickled_models_are_refused_with_a_pointer_to_the_state_dict() {
     for bytes in [MODEL_ZIP, MODEL_LEGACY] {
         let e = problem(bytes, "model.pth");
         assert!(e.contains("torchvision.models.resnet.ResNet"), "{e}");
-        assert!(e.contains("model.state_dict()") && e.contains("weights.pth"), "{e}");
+        assert!(
+            e.contains("model.state_dict()") && e.contains("weights.pth"),
+            "{e}"
+        );
     }
 }
 
@@ -120,7 +123,10 @@ fn a_pickle_that_would_call_os_system_is_refused_by_name() {
 fn every_truncation_of_every_fixture_is_an_error_not_a_panic() {
     for bytes in [DTYPES_ZIP, DTYPES_LEGACY, CHECKPOINT_ZIP, CHECKPOINT_LEGACY] {
         for n in 0..bytes.len() {
-            assert!(read_pth(&bytes[..n], "cut.pth").is_err(), "prefix of {n} bytes");
+            assert!(
+                read_pth(&bytes[..n], "cut.pth").is_err(),
+                "prefix of {n} bytes"
+            );
         }
     }
 }

@@ -63,8 +63,18 @@ fn the_archive_is_laid_out_as_torch_save_lays_it_out() {
     );
     for i in 0..zip.len() {
         let f = zip.by_index(i).unwrap();
-        assert_eq!(f.compression(), zip::CompressionMethod::Stored, "{}", f.name());
-        assert_eq!(f.data_start() % 64, 0, "{} is not 64-byte aligned", f.name());
+        assert_eq!(
+            f.compression(),
+            zip::CompressionMethod::Stored,
+            "{}",
+            f.name()
+        );
+        assert_eq!(
+            f.data_start() % 64,
+            0,
+            "{} is not 64-byte aligned",
+            f.name()
+        );
     }
     let mut read = |name: &str| {
         let mut v = Vec::new();
@@ -92,7 +102,10 @@ fn the_archive_is_laid_out_as_torch_save_lays_it_out() {
         let n = pkl.windows(g.len()).filter(|w| *w == g).count();
         assert_eq!(n, 1, "{}", String::from_utf8_lossy(g));
     }
-    assert_eq!(pkl.iter().filter(|&&b| b == b'\n').count(), 2 * globals.len());
+    assert_eq!(
+        pkl.iter().filter(|&&b| b == b'\n').count(),
+        2 * globals.len()
+    );
 }
 
 #[test]

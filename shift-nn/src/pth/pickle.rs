@@ -503,10 +503,12 @@ impl<'a> Machine<'a> {
                     let k = u32::from_le_bytes(self.le()?);
                     self.memo_get(k.into())?;
                 }
-                0x82..=0x84 => return err(format!(
+                0x82..=0x84 => {
+                    return err(format!(
                     "opcode EXT{} at byte {at} (the copyreg extension registry) is not supported",
                     1 << (op - 0x82)
-                )),
+                ))
+                }
                 0x97 | 0x98 => {
                     return err(format!(
                         "opcode 0x{op:02x} at byte {at}: out-of-band buffers are not supported"
