@@ -137,14 +137,10 @@ pub(crate) fn quantize_bias(
             "bias of {} values for {rows} outputs",
             b.len()
         ))),
-        Some(b) => quantize(b, act)
-            .map(|(q, _)| q)
-            .map_err(|e| match e {
-                KernelError::NanInput { index } => {
-                    KernelError::Shape(format!("bias {index} is NaN"))
-                }
-                e => e,
-            }),
+        Some(b) => quantize(b, act).map(|(q, _)| q).map_err(|e| match e {
+            KernelError::NanInput { index } => KernelError::Shape(format!("bias {index} is NaN")),
+            e => e,
+        }),
     }
 }
 
@@ -232,7 +228,9 @@ fn u32_of(v: usize, what: &str) -> Result<u32, KernelError> {
     u32::try_from(v)
         .ok()
         .filter(|&v| v < 1 << 31)
-        .ok_or_else(|| KernelError::Unsupported(format!("{what} {v} is beyond the GPU kernels' 2^31")))
+        .ok_or_else(|| {
+            KernelError::Unsupported(format!("{what} {v} is beyond the GPU kernels' 2^31"))
+        })
 }
 
 /// A linear layer's launch plans (host side of [`crate::CudaShiftLinear`]).
@@ -438,7 +436,7 @@ impl ConvPlan {
         let g = &self.geometry;
         let (oc, groups) = (w.rows, g.groups);
         let og = oc / groups;
-        let r = if og % 4 == 0 { 4 } else { 1 };
+        let r = if og.is_multiple_of(4) { 4 } else { 1 };
         let positions = u32_of(batch * oh * ow, "output positions")?;
         u32_of(batch * oc * oh * ow, "outputs")?;
         u32_of(x.len(), "inputs")?;
@@ -482,5 +480,103 @@ impl ConvPlan {
             exp: w.min_shift - self.act.frac_bits() as i32,
             empty: positions == 0 || oc == 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(w: &[f32], cols: usize, act: FixedPoint) -> LinearPlan {
+        let rows = w.len() / cols;
+        LinearPlan::new(GpuWeights::from_weights(w, rows, cols).unwrap(), None, act).unwrap()
+    }
+
+    #[test]
+    fn picks_the_kernel_and_the_window() {
+        let act = FixedPoint::new(8, 8).unwrap();
+        let p = plan(&[1.0; 64], 32, act);
+        let t = Tuning::default();
+        let gemv = p.job(&[0.5; 32], 1, &t).unwrap();
+        assert_eq!(gemv.kernel, "shift_gemv_i32_bin");
+        let Params::Gemv(g) = gemv.params else {
+            panic!()
+        };
+        // one level, |q| <= 128 (0.5 * 2^8): 32 codes per word, the whole row in a window
+        assert_eq!((g.per_word, g.words_per_row, g.flush_words), (32, 1, 1));
+        let gemm = p.job(&[0.5; 96], 3, &t).unwrap();
+        assert_eq!(gemm.kernel, "shift_gemm_i32_bin");
+        assert_eq!(gemm.out_len, 2 * 4);
+        let wide = p
+            .job(
+                &[0.5; 32],
+                1,
+                &Tuning {
+                    force_wide: true,
+                    ..t
+                },
+            )
+            .unwrap();
+        assert_eq!(wide.kernel, "shift_gemv_i64_bin");
+        // -ab 16 16 inputs near 2^15 with a 16-level span need 64-bit terms
+        let mut w = vec![1.0f32; 32];
+        w[0] = shift_core::exp2i(-15);
+        let p = plan(&w, 32, FixedPoint::DEFAULT);
+        assert!(p
+            .job(&[-30000.0; 32], 1, &t)
+            .unwrap()
+            .kernel
+            .contains("i64"));
+    }
+
+    #[test]
+    fn refuses_what_the_cpu_refuses() {
+        let p = plan(&[1.0, shift_core::exp2i(-127)], 2, FixedPoint::DEFAULT);
+        let err = p.job(&[1.0, 1.0], 1, &Tuning::default()).unwrap_err();
+        let cpu = shift_kernels_cpu::reference::linear(
+            &[1.0, shift_core::exp2i(-127)],
+            1,
+            2,
+            None,
+            &[1.0, 1.0],
+            1,
+            FixedPoint::DEFAULT,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), cpu.to_string());
+        assert!(matches!(
+            p.job(&[1.0], 1, &Tuning::default()),
+            Err(KernelError::Shape(_))
+        ));
+        assert!(matches!(
+            p.job(&[f32::NAN, 0.0], 1, &Tuning::default()),
+            Err(KernelError::NanInput { index: 0 })
+        ));
+        let w = GpuWeights::from_weights(&[1.0; 4], 2, 2).unwrap();
+        assert!(LinearPlan::new(w, Some(&[1.0]), FixedPoint::DEFAULT).is_err());
+    }
+
+    #[test]
+    fn gemm_output_is_transposed_back() {
+        let job = Job {
+            kernel: String::new(),
+            grid: (1, 1, 1),
+            block: (1, 1, 1),
+            params: Params::Gemm(GemmParams::default()),
+            x: vec![],
+            init: vec![],
+            out_len: 8,
+            post: Post::Transpose {
+                batch: 3,
+                rows: 2,
+                npad: 4,
+            },
+            exp: -3,
+            empty: false,
+        };
+        // raw [rows][npad] = [[0, 1, 2, pad], [10, 11, 12, pad]]
+        let out = job.finish(vec![0, 1, 2, 99, 10, 11, 12, 99]);
+        assert_eq!(out.totals, vec![0, 10, 1, 11, 2, 12]);
+        assert_eq!(out.exp, -3);
     }
 }

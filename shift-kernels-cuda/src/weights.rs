@@ -95,7 +95,8 @@ impl GpuWeights {
         }
         let (mut min_p, mut zeros) = (0i32, false);
         for (index, &value) in weights.iter().enumerate() {
-            let (s, p) = decode_weight(value).ok_or(KernelError::NotAShiftWeight { index, value })?;
+            let (s, p) =
+                decode_weight(value).ok_or(KernelError::NotAShiftWeight { index, value })?;
             if s == 0 {
                 zeros = true;
             } else {
@@ -106,7 +107,7 @@ impl GpuWeights {
         // Binary holds shifts down to -(2^(b-1) - 1), Ternary down to -(2^(b-1) - 2).
         let need = -min_p as u32 + u32::from(zeros);
         let bits = (2..=8u32)
-            .find(|b| (1u32 << (b - 1)) - 1 >= need)
+            .find(|b| (1u32 << (b - 1)) > need)
             .ok_or_else(|| {
                 KernelError::Unsupported(format!(
                     "shift {min_p} with zero weights needs 9-bit codes; the packed format has at \
@@ -165,5 +166,63 @@ impl GpuWeights {
         };
         let d = decode_code(code as u8, enc, self.bits).expect("validated codes");
         (d.sign, d.shift)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shift_core::exp2i;
+
+    #[test]
+    fn interleaved_words_hold_every_weight() {
+        // 3 rows of 13 weights at 5 bits: 12 codes per word, so each row spills into a
+        // second word.
+        let w: Vec<f32> = (0..39)
+            .map(|i| match i % 4 {
+                0 => 0.0,
+                1 => exp2i(-(i % 14)),
+                2 => -exp2i(-(i % 7)),
+                _ => 1.0,
+            })
+            .collect();
+        let g = GpuWeights::from_weights(&w, 3, 13).unwrap();
+        assert!(g.ternary);
+        assert_eq!((g.bits, g.per_word, g.words_per_row), (5, 12, 2));
+        assert_eq!(g.words().len(), 6);
+        for r in 0..3 {
+            for c in 0..13 {
+                let (s, p) = g.get(r, c);
+                let v = if s == 0 { 0.0 } else { s as f32 * exp2i(p) };
+                assert_eq!(v, w[r * 13 + c], "({r}, {c})");
+            }
+        }
+        assert_eq!(g.min_shift(), -13);
+        assert_eq!(g.base, 14);
+        assert_eq!(g.span, 14);
+    }
+
+    #[test]
+    fn chooses_the_narrowest_code() {
+        let g = GpuWeights::from_weights(&[1.0, -0.5], 1, 2).unwrap();
+        assert!(!g.ternary);
+        assert_eq!(g.code_bits(), 2);
+        let g = GpuWeights::from_weights(&[1.0, 0.0, -0.5], 1, 3).unwrap();
+        assert!(g.ternary);
+        assert_eq!(g.code_bits(), 3);
+        let g = GpuWeights::from_weights(&[exp2i(-127), 1.0], 1, 2).unwrap();
+        assert_eq!((g.code_bits(), g.min_shift(), g.span), (8, -127, 128));
+        assert!(matches!(
+            GpuWeights::from_weights(&[exp2i(-127), 0.0], 1, 2),
+            Err(KernelError::Unsupported(_))
+        ));
+        assert!(matches!(
+            GpuWeights::from_weights(&[0.3], 1, 1),
+            Err(KernelError::NotAShiftWeight { index: 0, .. })
+        ));
+        assert!(matches!(
+            GpuWeights::from_weights(&[1.0; 3], 2, 2),
+            Err(KernelError::Shape(_))
+        ));
     }
 }

@@ -37,7 +37,14 @@ impl Emulator {
         let lib: PathBuf = dir.path().join("libshift_emu.so");
         let out = Command::new(&cxx)
             .args(["-O2", "-std=c++17", "-fPIC", "-shared", "-DSHIFT_EMU"])
-            .args(["-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-x", "c++"])
+            .args([
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Wno-unknown-pragmas",
+                "-x",
+                "c++",
+            ])
             .arg("-I")
             .arg(&src)
             .arg(src.join("shift_kernels.cu"))

@@ -14,7 +14,11 @@ use cudarc::nvrtc::result as nvrtc;
 pub const NVRTC_PACKAGE: &str = "nvidia-cuda-nvrtc-cu12==12.0.140";
 
 /// NVRTC options: the oldest architecture the kernels target; device code only.
-const OPTIONS: [&str; 3] = ["--gpu-architecture=compute_80", "--std=c++17", "-default-device"];
+const OPTIONS: [&str; 3] = [
+    "--gpu-architecture=compute_80",
+    "--std=c++17",
+    "-default-device",
+];
 
 /// `cargo xtask cuda-ptx` flags.
 #[derive(Debug, clap::Args)]
@@ -35,8 +39,12 @@ fn sources(root: &Path) -> Vec<(PathBuf, PathBuf)> {
 
 /// Compiles one CUDA C file to PTX.
 fn compile(src: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
-    let name = src.file_name().and_then(|n| n.to_str()).unwrap_or("kernel.cu");
+    let text =
+        std::fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
+    let name = src
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("kernel.cu");
     let text = CString::new(text).context("a NUL byte in the source")?;
     let name = CString::new(name)?;
     let prog = nvrtc::create_program(&text, Some(&name))

@@ -151,9 +151,12 @@ pub fn linear_cases(backend: &mut Backend, seed: u64, count: usize) -> usize {
         let act = FixedPoint::new(ib, fb).unwrap();
         let levels = if rng.gen_bool(0.5) { 20 } else { 0 };
         let w = weights(&mut rng, rows * cols, ty, wb, levels);
-        let bias: Option<Vec<f32>> = rng
-            .gen_bool(0.5)
-            .then(|| inputs(&mut rng, rows, act).iter().map(|v| v * 0.5).collect());
+        let bias: Option<Vec<f32>> = rng.gen_bool(0.5).then(|| {
+            inputs(&mut rng, rows, act)
+                .iter()
+                .map(|v| v * 0.5)
+                .collect()
+        });
         let x = inputs(&mut rng, batch * cols, act);
         let want = reference::linear(&w, rows, cols, bias.as_deref(), &x, batch, act);
         let gw = gpu_weights(&w, rows, cols, ty, wb);
@@ -175,7 +178,18 @@ pub fn linear_cases(backend: &mut Backend, seed: u64, count: usize) -> usize {
 pub fn conv_cases(backend: &mut Backend, seed: u64) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // (in, out, kernel, stride, padding, dilation, groups, h, w, batch)
-    type C = (usize, usize, (usize, usize), (usize, usize), (usize, usize), (usize, usize), usize, usize, usize, usize);
+    type C = (
+        usize,
+        usize,
+        (usize, usize),
+        (usize, usize),
+        (usize, usize),
+        (usize, usize),
+        usize,
+        usize,
+        usize,
+        usize,
+    );
     let shapes: [C; 9] = [
         (1, 4, (3, 3), (1, 1), (0, 0), (1, 1), 1, 7, 9, 2),
         (3, 8, (3, 3), (1, 1), (1, 1), (1, 1), 1, 8, 8, 3),
@@ -192,7 +206,7 @@ pub fn conv_cases(backend: &mut Backend, seed: u64) -> usize {
         shapes.iter().enumerate()
     {
         for wb in [2u32, 5, 8] {
-            let ty = if (i + wb as usize) % 2 == 0 {
+            let ty = if (i + wb as usize).is_multiple_of(2) {
                 ShiftType::PS
             } else {
                 ShiftType::Q
@@ -215,12 +229,12 @@ pub fn conv_cases(backend: &mut Backend, seed: u64) -> usize {
             };
             let fan = shape.fan_in();
             let w = weights(&mut rng, cout * fan, ty, wb, 20);
-            let bias: Option<Vec<f32>> = (i % 2 == 0).then(|| inputs(&mut rng, cout, act));
+            let bias: Option<Vec<f32>> = i.is_multiple_of(2).then(|| inputs(&mut rng, cout, act));
             let x = inputs(&mut rng, batch * cin * h * wd, act);
             let want = reference::conv2d(&w, bias.as_deref(), &x, batch, &shape, act);
             let gw = gpu_weights(&w, cout, fan, ty, wb);
-            let plan = ConvPlan::new(gw.clone(), bias.as_deref(), act, cin, kernel, geometry)
-                .unwrap();
+            let plan =
+                ConvPlan::new(gw.clone(), bias.as_deref(), act, cin, kernel, geometry).unwrap();
             for t in tunings() {
                 let got = run_job(plan.job(&x, batch, h, wd, &t), gw.words(), backend);
                 if let Err(e) = agree(got, &want) {
