@@ -181,8 +181,13 @@ fn encode(
 pub fn read_packed(path: &Path) -> Result<Option<StateDict>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("reading {file}"))?;
+    parse_packed(&bytes, &file)
+}
+
+/// [`read_packed`] on the bytes of a file; `file` names them in errors.
+pub fn parse_packed(bytes: &[u8], file: &str) -> Result<Option<StateDict>> {
     let (_, header) =
-        SafeTensors::read_metadata(&bytes).with_context(|| format!("{file}: not safetensors"))?;
+        SafeTensors::read_metadata(bytes).with_context(|| format!("{file}: not safetensors"))?;
     let meta: BTreeMap<String, String> = header
         .metadata()
         .clone()
@@ -194,8 +199,7 @@ pub fn read_packed(path: &Path) -> Result<Option<StateDict>> {
         Some(PACKED_FORMAT) => {}
         Some(other) => bail!("{file}: packed format {other} is not {PACKED_FORMAT}"),
     }
-    let st =
-        SafeTensors::deserialize(&bytes).with_context(|| format!("{file}: not safetensors"))?;
+    let st = SafeTensors::deserialize(bytes).with_context(|| format!("{file}: not safetensors"))?;
     let mut dict = StateDict::default();
     for (name, view) in st.tensors() {
         let d = view.data();

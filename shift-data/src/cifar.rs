@@ -78,15 +78,7 @@ impl Cifar {
     /// normalise as DeepShift's `cifar10.py`.
     pub fn cifar10(path: &Path, split: Split) -> Result<Self, DataError> {
         let mut l = load_variant(&CIFAR10, path, split)?;
-        let labels = l.labels.remove(0);
-        Ok(Self::new(
-            l.images,
-            labels,
-            10,
-            split,
-            Normalize::cifar10(),
-            l.source,
-        ))
+        Ok(Self::cifar10_from_loaded(l.labels.remove(0), l, split))
     }
 
     /// CIFAR-100 `split` from `path` (as [`Cifar::cifar10`], with `cifar-100-binary/`,
@@ -123,6 +115,39 @@ impl Cifar {
             table: norm.table(),
             source,
         }
+    }
+
+    /// CIFAR-10 `split` from batch files already in memory, each `(name, bytes)` as
+    /// [`Cifar::cifar10`] would read them from a folder (the name only appears in errors):
+    /// records are checked as for files on disk.
+    pub fn cifar10_from_batches(
+        batches: Vec<(PathBuf, Vec<u8>)>,
+        split: Split,
+    ) -> Result<Self, DataError> {
+        let Some(source) = batches.first().map(|(p, _)| p.clone()) else {
+            return Err(DataError::Config(
+                "no CIFAR-10 batch given: pass at least one batch file's bytes".into(),
+            ));
+        };
+        let mut l = decode_records(&CIFAR10, batches, source)?;
+        Ok(Self::cifar10_from_loaded(l.labels.remove(0), l, split))
+    }
+
+    /// CIFAR-10 `split` from a `cifar-10-binary.tar.gz` stream (`archive` names it in
+    /// errors), as [`Cifar::cifar10`] reads the archive from disk.
+    pub fn cifar10_from_archive(
+        archive: &Path,
+        reader: impl Read,
+        split: Split,
+    ) -> Result<Self, DataError> {
+        let names = CIFAR10.names(split);
+        let files = read_archive_from(archive, reader, names)?;
+        let mut l = decode_records(&CIFAR10, files, archive.to_path_buf())?;
+        Ok(Self::cifar10_from_loaded(l.labels.remove(0), l, split))
+    }
+
+    fn cifar10_from_loaded(labels: Vec<u8>, l: Loaded, split: Split) -> Self {
+        Self::new(l.images, labels, 10, split, Normalize::cifar10(), l.source)
     }
 
     /// Turns the training augmentation on or off.
@@ -185,12 +210,19 @@ struct Loaded {
     source: PathBuf,
 }
 
+impl Variant {
+    /// The batch files of `split`.
+    fn names(&self, split: Split) -> &'static [&'static str] {
+        match split {
+            Split::Train => self.train,
+            Split::Test => self.test,
+        }
+    }
+}
+
 /// Finds and reads the files of `split`.
 fn load_variant(v: &Variant, path: &Path, split: Split) -> Result<Loaded, DataError> {
-    let names = match split {
-        Split::Train => v.train,
-        Split::Test => v.test,
-    };
+    let names = v.names(split);
     let files: Vec<(PathBuf, Vec<u8>)> = if path.is_file() {
         read_archive(path, names)?
     } else if names.iter().all(|n| path.join(n).is_file()) {
@@ -213,6 +245,15 @@ fn load_variant(v: &Variant, path: &Path, split: Split) -> Result<Loaded, DataEr
             ),
         });
     };
+    decode_records(v, files, path.to_path_buf())
+}
+
+/// Checks and splits the records of the batch files `files` (label bytes, then pixels).
+fn decode_records(
+    v: &Variant,
+    files: Vec<(PathBuf, Vec<u8>)>,
+    source: PathBuf,
+) -> Result<Loaded, DataError> {
     let record = v.label_classes.len() + CIFAR_PIXELS;
     let total: usize = files.iter().map(|(_, b)| b.len() / record).sum();
     let mut images = Vec::with_capacity(total * CIFAR_PIXELS);
@@ -246,7 +287,7 @@ fn load_variant(v: &Variant, path: &Path, split: Split) -> Result<Loaded, DataEr
     Ok(Loaded {
         images,
         labels,
-        source: path.to_path_buf(),
+        source,
     })
 }
 
@@ -264,12 +305,21 @@ fn read_files(dir: &Path, names: &[&str]) -> Result<Vec<(PathBuf, Vec<u8>)>, Dat
 
 /// Reads the members named `names` (in any folder of the archive) from a `.tar.gz`.
 fn read_archive(archive: &Path, names: &[&str]) -> Result<Vec<(PathBuf, Vec<u8>)>, DataError> {
+    let file = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
+    read_archive_from(archive, std::io::BufReader::new(file), names)
+}
+
+/// [`read_archive`] on a `.tar.gz` stream; `archive` names it in errors.
+fn read_archive_from(
+    archive: &Path,
+    reader: impl Read,
+    names: &[&str],
+) -> Result<Vec<(PathBuf, Vec<u8>)>, DataError> {
     let corrupt = |e: std::io::Error| DataError::Archive {
         path: archive.to_path_buf(),
         problem: format!("corrupt or truncated archive: {e}"),
     };
-    let file = std::fs::File::open(archive).map_err(|e| DataError::io(archive, e))?;
-    let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    let gz = flate2::read::GzDecoder::new(reader);
     let mut tar = tar::Archive::new(gz);
     let mut found: Vec<Option<(PathBuf, Vec<u8>)>> = vec![None; names.len()];
     for entry in tar.entries().map_err(corrupt)? {

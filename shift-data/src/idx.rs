@@ -27,6 +27,12 @@ pub struct IdxU8 {
 /// (whatever its name, since both spellings circulate).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    decode_maybe_gz(path, raw)
+}
+
+/// [`read_maybe_gz`] on bytes already in memory (read from `path`, which names them in
+/// errors): decompresses them when they start with the gzip magic bytes, else returns them.
+pub fn decode_maybe_gz(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
     if raw.len() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(raw.as_slice())

@@ -99,11 +99,20 @@ impl Checkpoint {
     /// Reads a checkpoint written by [`Checkpoint::save`]; errors name the file and problem.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let file = path.display().to_string();
-        let bad = |problem: String| TrainError::Checkpoint {
+        let bytes = std::fs::read(path).map_err(|source| shift_nn::NnError::Io {
             file: file.clone(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, &file)
+    }
+
+    /// [`Checkpoint::load`] on the bytes of a checkpoint file; `file` names them in errors.
+    pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Self, TrainError> {
+        let bad = |problem: String| TrainError::Checkpoint {
+            file: file.to_string(),
             problem,
         };
-        let dict = shift_nn::load_safetensors(path)?;
+        let dict = shift_nn::parse_safetensors(bytes, file)?;
         if dict.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
             return Err(bad(format!("not a resumable checkpoint (metadata format is {:?}; expected {CHECKPOINT_FORMAT:?}); use --weights for plain weights", dict.metadata.get("format"))));
         }
