@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Errors of the shift kernels. Bad input is an error, never a panic or a silent overflow.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum KernelError {
     /// A weight that is not exactly zero or `±2^p` with `p` in `[-127, 0]`.
     #[error("weight {index} ({value}) is not 0 or ±2^p with p in [-127, 0]")]
