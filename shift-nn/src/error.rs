@@ -2,6 +2,7 @@ use thiserror::Error;
 
 /// Errors of the layer library.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum NnError {
     /// Tensor shapes that an op cannot combine.
     #[error("shape error in {op}: {detail}")]

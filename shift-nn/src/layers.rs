@@ -30,6 +30,18 @@ pub struct Ctx {
     pub rng: ChaCha8Rng,
 }
 
+impl Ctx {
+    /// A context in training (`train = true`) or evaluation mode whose RNG is seeded with
+    /// `seed`, so that callers need no RNG crate of their own.
+    pub fn new(train: bool, seed: u64) -> Self {
+        use rand::SeedableRng;
+        Self {
+            train,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+}
+
 fn uniform(shape: &[usize], lo: f32, hi: f32, rng: &mut impl Rng) -> Tensor {
     Tensor::from_shape_fn(IxDyn(shape), |_| rng.gen_range(lo..hi))
 }

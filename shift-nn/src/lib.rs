@@ -1,24 +1,12 @@
-//! Tensors, a small define-by-run autograd, layers, DeepShift-Q/PS layers, conversion of
-//! float models to shift models, the model zoo and PyTorch-compatible state dicts.
+#![doc = include_str!("../README.md")]
 //!
-//! - [`Var`] is a tensor on the tape; ops in [`ops`] record themselves and
-//!   [`Var::backward`] accumulates gradients into [`Param`]s. [`no_grad`] records nothing.
-//! - [`WeightLayer`] is a Linear or Conv2d layer, float or shift (Q or PS), with PyTorch's
-//!   initialisation and DeepShift's options; [`convert_to_shift`] converts the last layers.
-//! - [`state_dict`], [`load_state_dict`], [`save_safetensors`], [`load_safetensors`] move
-//!   weights to and from PyTorch with its names and layouts.
-//! - [`BatchNorm2d`] keeps its running statistics in [`Buffer`]s; [`named_buffers`] lists
-//!   them and state dicts carry them (`num_batches_tracked` as int64, as PyTorch).
-//! - [`models::build_model`] builds the zoo by [`models::DataDomain`] and name (MNIST
-//!   `linear`/`conv`, CIFAR-10 ResNets, MobileNetV2, VGG; torchvision's ResNet-18/34/50,
-//!   VGG-16, AlexNet, MobileNetV2), each with PyTorch's parameter names, order and count; a
-//!   model reports its class count ([`Model::num_classes`]).
+//! ## Inside the crate
 //!
 //! Benches: `benches/train_step.rs` (the MNIST models) and `benches/resnet20.rs` (CIFAR-10
 //! ResNet-20), one training step and one inference pass each, float / Q / PS, to compare
 //! with PyTorch's `torch_reference.py` on the same machine.
 //!
-//! # Layers of the crate
+//! ### Layers of the crate
 //! Each module imports only from the rows above it, so the module graph has no cycles:
 //! 1. `tensor` (the [`Tensor`] type and the element-wise helpers on the rayon pool) and
 //!    `error`;
@@ -52,6 +40,9 @@ pub use model::{
     convert_to_shift, named_buffers, named_params, param_count, zero_grad, LinearRule, Model,
     ModuleRef,
 };
+/// The `ndarray` crate (0.16) that [`Tensor`] is an array of, so a caller can build tensors
+/// without a dependency of its own.
+pub use ndarray;
 pub use norm::BatchNorm2d;
 pub use param::{Param, ParamKind};
 pub use state_dict::{
@@ -60,3 +51,5 @@ pub use state_dict::{
 };
 pub use tape::{grad_enabled, no_grad, Var};
 pub use tensor::Tensor;
+// The shift-core types in [`ShiftOptions`], so a caller needs no shift-core of its own.
+pub use shift_core::{FixedPoint, Rounding, ShiftType};
