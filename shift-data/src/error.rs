@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// An error while reading or decoding a data set.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// The file could not be opened or read.
     #[error("{path}: {source}")]
