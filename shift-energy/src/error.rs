@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while measuring energy or writing its records.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnergyError {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
