@@ -7,6 +7,7 @@ use thiserror::Error;
 /// Every variant that concerns one hyperparameter, condition or clause names it, so a message
 /// points at the offending entry of a file.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum SpaceError {
     /// The text is not JSON, or its top level is not a ConfigSpace object.
     #[error("not a ConfigSpace JSON document: {0}")]

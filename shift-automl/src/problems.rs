@@ -20,6 +20,7 @@ pub const B_MAX: f64 = 27.0;
 
 /// Errors of problem evaluation.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum ProblemError {
     /// The decision vector does not have [`DIM`] entries.
     #[error("decision vector has {0} entries, the problems take {DIM}")]

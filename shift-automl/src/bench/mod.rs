@@ -24,6 +24,7 @@ pub const CHECKPOINTS: [f64; 2] = [540.0, 1080.0];
 
 /// Errors of a benchmark run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BenchError {
     /// The search refused an ask or tell.
     #[error(transparent)]

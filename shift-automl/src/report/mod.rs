@@ -113,6 +113,7 @@ impl Default for ReportOptions {
 
 /// Why a report could not be made.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum ReportError {
     /// The study names no objective.
     #[error("study '{0}': no objective names")]

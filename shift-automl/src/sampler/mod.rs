@@ -70,6 +70,7 @@ impl Context<'_> {
 
 /// Why a sampler could not propose.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum SamplerError {
     /// The space rejected a vector or has no valid configuration.
     #[error(transparent)]

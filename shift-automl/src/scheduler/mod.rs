@@ -130,6 +130,7 @@ pub struct SearchOptions {
 
 /// Why an ask or tell was refused.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum SearchError {
     /// No trial has this id.
     #[error("no trial {0}")]

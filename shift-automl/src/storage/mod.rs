@@ -39,6 +39,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// What went wrong with a storage; every message names the storage (URL) or the study.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The storage URL cannot be used.
     #[error("storage '{url}': {problem}")]

@@ -55,6 +55,7 @@ pub fn method_names() -> Vec<(&'static str, &'static str)> {
 
 /// Why a method cannot be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MethodError {
     /// The name is not one of [`method_names`].
     #[error("unknown method '{name}' (known: {known})")]

@@ -29,6 +29,7 @@ use crate::SpaceError;
 
 /// Why a study operation failed; messages name the study.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StudyError {
     /// The storage failed.
     #[error(transparent)]
