@@ -6,6 +6,7 @@ use std::path::PathBuf;
 ///
 /// File errors name the file; checkpoint errors name the file and the tensor.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrainError {
     /// An operating-system error while reading or writing a file.
     #[error("could not {op} {}: {source}", path.display())]

@@ -1,21 +1,4 @@
-//! Training support for DeepShift networks: the [`Trainer`], optimisers, learning-rate
-//! schedules, metrics, CSV logs, checkpoints and progress display.
-//!
-//! - [`Trainer`]: one step, one epoch, evaluation, checkpoints; a run stopped after any epoch
-//!   and restored from its [`Checkpoint`] continues bit for bit ([`evaluate`] alone for `-e`).
-//! - [`optim`]: SGD, Adam, Adagrad, RMSprop, Adadelta (PyTorch's definitions) and RAdam,
-//!   Ranger (the DeepShift reference's), over flat `f32` slices with parameter groups and
-//!   exportable state. Six optimiser trajectories of the original PyTorch code are reproduced
-//!   in the tests. The PS shift weight decay is a term of the loss (`shift_nn::ops::shift_l2`).
-//! - [`schedule`]: `StepLR`, `MultiStepLR`, `CosineAnnealingLR`.
-//! - [`meters`]: top-1/top-5 accuracy and running means; [`csv_log`]: `train_log.csv` and
-//!   `test_log.csv` as the reference writes them.
-//! - [`checkpoint`]: model, optimiser state and epoch log in one checksummed safetensors file
-//!   (shift-nn's codec), written atomically.
-//! - [`progress`]: an indicatif bar on terminals, plain lines otherwise.
-//! - [`objective`]: the DSNN objective of the search: (configuration, budget, seed) -> loss on a
-//!   held-out validation split, energy, inference energy, model size, with provenance;
-//!   promotions continue from the lower budget's checkpoint.
+#![doc = include_str!("../README.md")]
 
 pub mod checkpoint;
 pub mod csv_log;
@@ -36,3 +19,8 @@ pub use optim::{Algorithm, GroupOptions, Optimizer, OptimizerConfig, ParamRef};
 pub use progress::ProgressMode;
 pub use schedule::LrSchedule;
 pub use trainer::{EnergyHook, TrainConfig, TrainSummary, Trainer};
+
+/// The data sets and loader a [`Trainer`] reads (`shift-data`, the version this crate uses).
+pub use shift_data;
+/// The models and layers a [`Trainer`] trains (`shift-nn`, the version this crate uses).
+pub use shift_nn;

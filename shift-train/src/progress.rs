@@ -1,13 +1,16 @@
 //! Progress of training: an indicatif bar over an epoch's batches (loss, images/s, ETA) when
 //! stdout is a terminal, and one plain log line per epoch otherwise.
 //!
-//! The bar draws on stderr through [`ProgressDrawTarget::stderr`], which also hides itself
-//! when stderr is not a terminal; this module additionally chooses no bar at all when stdout
-//! is not a terminal (output piped to a file or CI log), so logs stay free of bar redraws.
+//! The bar draws on stderr through indicatif's `ProgressDrawTarget::stderr`, which also hides
+//! itself when stderr is not a terminal; this module additionally chooses no bar at all when
+//! stdout is not a terminal (output piped to a file or CI log), so logs stay free of bar
+//! redraws. The bar needs the feature `progress-bar` (indicatif); without it
+//! [`ProgressMode::Bar`] shows the plain lines only.
 
 use std::io::{self, IsTerminal, Write};
 use std::time::Instant;
 
+#[cfg(feature = "progress-bar")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::meters::RunningMean;
@@ -36,7 +39,8 @@ impl ProgressMode {
 
 /// An indicatif bar over `batches` batches on stderr in [`ProgressMode::Bar`] (hidden when
 /// stderr is not a terminal), none otherwise. `template` is indicatif's.
-pub fn batch_bar(mode: ProgressMode, batches: u64, template: &str) -> Option<ProgressBar> {
+#[cfg(feature = "progress-bar")]
+pub(crate) fn batch_bar(mode: ProgressMode, batches: u64, template: &str) -> Option<ProgressBar> {
     (mode == ProgressMode::Bar).then(|| {
         let bar = ProgressBar::with_draw_target(Some(batches), ProgressDrawTarget::stderr());
         if let Ok(style) = ProgressStyle::with_template(template) {
@@ -44,6 +48,40 @@ pub fn batch_bar(mode: ProgressMode, batches: u64, template: &str) -> Option<Pro
         }
         bar
     })
+}
+
+/// Without the `progress-bar` feature there is never a bar.
+#[cfg(not(feature = "progress-bar"))]
+pub(crate) fn batch_bar(
+    _mode: ProgressMode,
+    _batches: u64,
+    _template: &str,
+) -> Option<ProgressBar> {
+    None
+}
+
+/// Stands in for indicatif's bar without the `progress-bar` feature; never constructed.
+#[cfg(not(feature = "progress-bar"))]
+#[derive(Debug)]
+pub(crate) enum ProgressBar {}
+
+#[cfg(not(feature = "progress-bar"))]
+impl ProgressBar {
+    pub(crate) fn set_prefix(&self, _prefix: String) {
+        match *self {}
+    }
+    pub(crate) fn set_message(&self, _message: String) {
+        match *self {}
+    }
+    pub(crate) fn inc(&self, _delta: u64) {
+        match *self {}
+    }
+    pub(crate) fn finish_and_clear(&self) {
+        match *self {}
+    }
+    pub(crate) fn is_hidden(&self) -> bool {
+        match *self {}
+    }
 }
 
 /// One epoch's results, for its log line.
@@ -196,6 +234,7 @@ mod tests {
     }
 
     /// indicatif's stderr target hides itself exactly when stderr is not a terminal.
+    #[cfg(feature = "progress-bar")]
     #[test]
     fn stderr_target_hides_without_a_terminal() {
         assert_eq!(
