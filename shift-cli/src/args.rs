@@ -171,6 +171,10 @@ pub struct CommonArgs {
     /// `SHIFT_KERNELS_MAX_LEVEL=scalar|avx2|avx512|neon` caps the instruction set).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_bool)]
     pub use_kernel: Option<bool>,
+    /// Where `--use-kernel` runs the shift layers: `cpu`, or `cuda` (shift-kernels-cuda on
+    /// GPU 0, the same results bit for bit; an error naming the reason without a GPU).
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::kernel_model::DeviceArg,
     /// Suffix for the output folder's name.
     #[arg(long)]
     pub desc: Option<String>,
@@ -312,6 +316,9 @@ impl CommonArgs {
             FixedPoint::new(int_bits, frac_bits).map_err(|e| anyhow::anyhow!("-ab: {e}"))?;
         if self.use_kernel == Some(true) && !self.evaluate {
             bail!("--use-kernel runs inference only: add -e and --weights FILE");
+        }
+        if self.device == crate::kernel_model::DeviceArg::Cuda && self.use_kernel != Some(true) {
+            bail!("--device cuda runs the shift kernels on a GPU: add -e --use-kernel");
         }
         if self.evaluate && self.weights.is_none() {
             bail!("-e evaluates trained weights: give them with --weights FILE");

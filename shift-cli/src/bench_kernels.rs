@@ -30,6 +30,37 @@ pub struct BenchKernelsArgs {
     /// Only cases whose name contains this.
     #[arg(long)]
     pub filter: Option<String>,
+    /// `cuda`: the GPU cases of shift-kernels-cuda (GEMV 8192x8192 and GEMM 4096x4096 at
+    /// batch 256 against cuBLAS SGEMM) instead of the CPU cases.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: crate::kernel_model::DeviceArg,
+}
+
+/// `--device cuda`: shift-kernels-cuda's benchmark (CUDA events, medians after warm-up).
+fn run_cuda(args: &BenchKernelsArgs) -> Result<()> {
+    use anyhow::Context;
+    let dev = shift_kernels_cuda::CudaDevice::new(0)
+        .context("bench kernels --device cuda: the CUDA kernels cannot run here")?;
+    let report = shift_kernels_cuda::bench::run(&dev, args.reps.max(1))?;
+    if args.json {
+        for r in &report.rows {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "case": r.case, "kernel_ms": r.kernel_ms, "gbps": r.gbps(),
+                    "gterms_per_s": r.gterms(), "cublas_sgemm_ms": r.cublas_ms,
+                    "speedup": r.cublas_ms.map(|c| c / r.kernel_ms), "exact": r.exact,
+                    "copy_gbps": report.copy_gbps, "device": report.device,
+                })
+            );
+        }
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    if let Some(bad) = report.rows.iter().find(|r| !r.exact) {
+        anyhow::bail!("{}: the GPU result differs from the CPU kernels'", bad.case);
+    }
+    Ok(())
 }
 
 /// One result line.
@@ -146,6 +177,9 @@ fn var(v: &[f32], shape: &[usize]) -> Var {
 
 /// Runs the cases and prints them.
 pub fn run(args: &BenchKernelsArgs) -> Result<()> {
+    if args.device == crate::kernel_model::DeviceArg::Cuda {
+        return run_cuda(args);
+    }
     let level = Level::detect();
     let want = |name: &str| args.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows: Vec<Row> = Vec::new();

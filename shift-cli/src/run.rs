@@ -164,8 +164,8 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         &mut rng,
     )?;
     let kernel_note = if common.use_kernel == Some(true) {
-        let level = shift_kernels_cpu::Level::detect();
-        let (n, bytes) = crate::kernel_model::freeze_shift_layers(model.as_mut(), level)?;
+        let (n, bytes, level) =
+            crate::kernel_model::freeze_on_device(model.as_mut(), common.device)?;
         if n == 0 {
             bail!("--use-kernel: the model has no shift layers (give --shift-depth N)");
         }

@@ -99,6 +99,11 @@ impl CudaShiftConv2d {
         })
     }
 
+    /// The host-side plan.
+    pub fn plan(&self) -> &ConvPlan {
+        &self.plan
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.plan.weights().rows()
