@@ -156,8 +156,9 @@ impl Params {
     }
 }
 
-// SAFETY: plain `#[repr(C)]` structs of integers with no padding, laid out as their CUDA C
-// twins (tests/emulated.rs passes these very structs to the same C++ code on the host).
+// SAFETY: plain `#[repr(C)]` structs of integers, laid out as their CUDA C twins: the sizes
+// equal the PTX's parameter declarations (tests/ptx.rs), and tests/emulated.rs passes these
+// very structs to the same C code on the host.
 unsafe impl cudarc::driver::DeviceRepr for GemvParams {}
 // SAFETY: as above.
 unsafe impl cudarc::driver::DeviceRepr for GemmParams {}

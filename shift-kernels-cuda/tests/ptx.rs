@@ -85,3 +85,26 @@ fn the_loop_finder_sees_a_multiply_in_a_loop() {
     assert_eq!(l.len(), 1);
     assert!(l[0].1.iter().any(|s| is_multiply(s)));
 }
+
+/// The parameter blocks the Rust side passes have the sizes the PTX declares (the driver
+/// copies exactly that many bytes from the host struct).
+#[test]
+fn parameter_blocks_match_the_ptx() {
+    use shift_kernels_cuda::params::{ConvParams, GemmParams, GemvParams};
+    for k in KERNELS {
+        let decl = format!(".param .align 8 .b8 {k}_param_0[");
+        let at = PTX
+            .find(&decl)
+            .unwrap_or_else(|| panic!("{k}: one 8-aligned parameter block"))
+            + decl.len();
+        let size: usize = PTX[at..].split(']').next().unwrap().parse().unwrap();
+        let want = if k.starts_with("shift_gemv") {
+            std::mem::size_of::<GemvParams>()
+        } else if k.starts_with("shift_gemm") {
+            std::mem::size_of::<GemmParams>()
+        } else {
+            std::mem::size_of::<ConvParams>()
+        };
+        assert_eq!(size, want, "{k}");
+    }
+}
