@@ -1,23 +1,27 @@
 //! The zoo's torchvision GoogLeNet, DenseNet-121 and EfficientNet-B0 through the CLI: each
 //! trains one epoch on a tiny data set with `--shift-depth` counted as the reference does
-//! (the last convolutions in registration order, plus the always-converted classifier).
+//! (the last convolutions in registration order, plus the always-converted classifier), and
+//! the shifted EfficientNet evaluates the same on the integer kernels (`--use-kernel`).
 
 mod tiny_data;
 
 use std::path::Path;
 use std::process::Command;
 
-fn succeeds(args: &[&str]) {
+/// Runs `deepshift args`, which must succeed; returns its standard output and error, in
+/// that order.
+fn succeeds(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_deepshift"))
         .args(args)
         .output()
         .expect("deepshift runs");
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{}\n{}",
+    let text = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(out.status.success(), "{args:?} failed:\n{text}");
+    text
 }
 
 fn converted(run: &Path) -> String {
@@ -58,6 +62,45 @@ fn cifar10_efficientnet_b0_trains_with_a_shift_depth() {
         summary.contains("converted to shift layers: 4"),
         "{summary}"
     );
+
+    // Every layer shifted, then evaluated on the integer kernels too: depthwise 5x5
+    // convolutions with padding 2 on 1x1 maps and the SE's 1x1 convolutions on 1x1 inputs.
+    let common = [
+        "cifar10",
+        "--arch",
+        "efficientnet_b0",
+        "--shift-depth",
+        "1000",
+        "-st",
+        "PS",
+        "--test-batch-size",
+        "4",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--model-dir",
+        models.to_str().unwrap(),
+    ];
+    let mut train = common.to_vec();
+    train.extend(["--epochs", "1", "-b", "4"]);
+    succeeds(&train);
+    let run = models.join("cifar10/efficientnet_b0/shift_ps_1000_wb_5");
+    assert!(converted(&run).contains("converted to shift layers: 82"));
+    let weights = run.join("weights.safetensors");
+    let mut eval = common.to_vec();
+    eval.extend(["-e", "--weights", weights.to_str().unwrap()]);
+    let float_path = succeeds(&eval);
+    eval.push("--use-kernel");
+    let kernels = succeeds(&eval);
+    assert!(kernels.contains("on the integer kernels"), "{kernels}");
+    // The same images right on both paths (the kernels are exact for these weights).
+    let accuracy = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("test: "))
+            .and_then(|l| l.split("accuracy ").nth(1))
+            .map(|a| a.split(' ').next().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("no test line in {out}"))
+    };
+    assert_eq!(accuracy(&float_path), accuracy(&kernels));
 }
 
 #[test]
