@@ -4,6 +4,7 @@
 # (tests/gpu.rs), (b) GEMV 8192x8192 and GEMM 4096x4096 batch 256 against cuBLAS SGEMM,
 # (c) `-e --use-kernel` on the CPU and with `--device cuda` on two MNIST models, compared.
 # Writes $OUT/gpu-report.md (and the raw outputs beside it); exits non-zero if any part fails.
+# Time limits (200 + 180 + 4 x 45 s) keep it inside one 600 s device call.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN=shift-kernels-cuda/gpu/bin
@@ -33,7 +34,7 @@ done
 } > "$REPORT"
 
 echo "== (a) bit-exactness on the GPU"
-SHIFT_KERNELS_REQUIRE_GPU=1 timeout 300 "$BIN/gpu-tests" --test-threads 1 > "$OUT/a-tests.txt" 2>&1
+SHIFT_KERNELS_REQUIRE_GPU=1 timeout 200 "$BIN/gpu-tests" --test-threads 1 > "$OUT/a-tests.txt" 2>&1
 a=$?
 cat "$OUT/a-tests.txt"
 [ $a -eq 0 ] || status=1
@@ -46,7 +47,7 @@ cat "$OUT/a-tests.txt"
 } >> "$REPORT"
 
 echo "== (b) timings against cuBLAS SGEMM"
-timeout 300 "$BIN/deepshift" bench kernels --device cuda --reps 50 > "$OUT/b-bench.md" 2>&1
+timeout 180 "$BIN/deepshift" bench kernels --device cuda --reps 50 > "$OUT/b-bench.md" 2>&1
 b=$?
 cat "$OUT/b-bench.md"
 [ $b -eq 0 ] || status=1
@@ -62,7 +63,7 @@ D=$(mktemp -d)
 evaluate() { # name device args...
   local name=$1 dev=$2
   shift 2
-  timeout 240 "$BIN/deepshift" mnist "$@" -e --use-kernel --device "$dev" --data-dir "$BIN/data" \
+  timeout 45 "$BIN/deepshift" mnist "$@" -e --use-kernel --device "$dev" --data-dir "$BIN/data" \
     --model-dir "$D/$name-$dev" > "$OUT/c-$name-$dev.txt" 2>&1 || return 1
   find "$D/$name-$dev" -name test_log.csv -exec tail -n 1 {} \;
 }
