@@ -109,18 +109,60 @@ fn emulator() -> Option<Emulator> {
     }
 }
 
+/// The kernels a run used, for the coverage checks.
+fn used(
+    names: &std::cell::RefCell<std::collections::BTreeSet<String>>,
+    prefix: &str,
+) -> Vec<String> {
+    let want: Vec<String> = shift_kernels_cuda::KERNELS
+        .iter()
+        .filter(|k| k.starts_with(prefix))
+        .map(|k| k.to_string())
+        .collect();
+    want.into_iter()
+        .filter(|k| !names.borrow().contains(k))
+        .collect()
+}
+
 #[test]
 fn emulated_linear_equals_reference() {
     let Some(emu) = emulator() else { return };
-    let n = common::linear_cases(&mut |job, words| emu.run(job, words), 16, 160);
+    let names = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let n = common::linear_cases(
+        &mut |job, words| {
+            names.borrow_mut().insert(job.kernel.clone());
+            emu.run(job, words)
+        },
+        16,
+        160,
+    );
     assert_eq!(n, 160);
+    for family in ["shift_gemv", "shift_gemm"] {
+        assert_eq!(
+            used(&names, family),
+            Vec::<String>::new(),
+            "kernels never run"
+        );
+    }
 }
 
 #[test]
 fn emulated_conv_equals_reference() {
     let Some(emu) = emulator() else { return };
-    let n = common::conv_cases(&mut |job, words| emu.run(job, words), 17);
+    let names = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let n = common::conv_cases(
+        &mut |job, words| {
+            names.borrow_mut().insert(job.kernel.clone());
+            emu.run(job, words)
+        },
+        17,
+    );
     assert_eq!(n, 27);
+    assert_eq!(
+        used(&names, "shift_conv"),
+        Vec::<String>::new(),
+        "kernels never run"
+    );
 }
 
 #[test]
