@@ -209,8 +209,9 @@ pub struct ImageArgs {
     /// Architecture (default resnet18, as the reference scripts).
     #[arg(short = 'a', long)]
     pub arch: Option<String>,
-    /// Start from the reference's pre-trained float weights: not downloadable here, so True
-    /// is refused with a pointer to `--weights FILE`.
+    /// Start from pre-trained float weights found locally (nothing is downloaded): ImageNet,
+    /// torchvision's file in the torch hub cache (`$TORCH_HOME/hub/checkpoints/`); CIFAR-10,
+    /// `<model-dir>/cifar10/original_pretrained_models/<arch>.th`, as the reference.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool)]
     pub pretrained: bool,
     /// Use the dataset's learning-rate schedule (False: constant rate, as the reference's
@@ -240,13 +241,27 @@ pub enum ExportDataset {
     Imagenet,
 }
 
+/// The file formats of `deepshift export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// safetensors with every shift layer's weights packed (`--packed`).
+    Packed,
+    /// PyTorch's zip format (`torch.save(model.state_dict())`), rounded as the reference's
+    /// `weights.pth`.
+    Pth,
+}
+
 /// `deepshift export` flags.
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
-    /// Pack the shift layers' weights (`wb` bits each); required, the only format so far.
+    /// Pack the shift layers' weights (`wb` bits each): the same as `--format packed`.
     #[arg(long)]
     pub packed: bool,
-    /// The file to write (safetensors).
+    /// What to write: `packed` (safetensors with packed shift weights) or `pth` (the rounded
+    /// state dict as PyTorch's zip-format `weights.pth`, for `torch.load`).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// The file to write.
     #[arg(long)]
     pub out: PathBuf,
     /// The dataset whose model zoo the weights belong to.
@@ -319,9 +334,6 @@ impl CommonArgs {
         }
         if self.device == crate::kernel_model::DeviceArg::Cuda && self.use_kernel != Some(true) {
             bail!("--device cuda runs the shift kernels on a GPU: add -e --use-kernel");
-        }
-        if self.evaluate && self.weights.is_none() {
-            bail!("-e evaluates trained weights: give them with --weights FILE");
         }
         if self.evaluate && self.resume.is_some() {
             bail!("-e and --resume contradict each other: -e evaluates --weights, --resume continues training");

@@ -157,6 +157,7 @@ pub fn mnist_task(args: &MnistArgs) -> Result<Task> {
         // mnist.py converts with `convert_weights=True`: shift layers start from the freshly
         // initialised float weights (PS: their shift and sign).
         convert_from_scratch: true,
+        pretrained: None,
         open,
     })
 }
@@ -166,17 +167,22 @@ fn arch_or_default(args: &ImageArgs) -> String {
     args.arch.clone().unwrap_or_else(|| "resnet18".to_string())
 }
 
-/// Refuses `--pretrained True`: the reference downloads (torchvision) or reads its own
-/// pre-trained files, which this tool cannot do.
-fn refuse_pretrained(args: &ImageArgs, dataset: &str) -> Result<()> {
-    if args.pretrained {
-        bail!(
-            "--pretrained True: deepshift cannot download pre-trained {dataset} weights; save them \
-             as safetensors with PyTorch's names (e.g. `safetensors.torch.save_file(model.state_dict(), \
-             \"w.safetensors\")`) and pass --weights w.safetensors instead"
-        );
+/// The file of `--pretrained True` ([`crate::pretrained::pretrained_file`]: torchvision's in
+/// the torch hub cache for ImageNet, the reference's `original_pretrained_models/<arch>.th`
+/// for CIFAR-10), or `None` without the flag. Nothing is downloaded.
+fn pretrained(args: &ImageArgs, domain: DataDomain) -> Result<Option<PathBuf>> {
+    if !args.pretrained {
+        return Ok(None);
     }
-    Ok(())
+    let common = &args.common;
+    if common.weights.is_some() {
+        bail!("--pretrained True and --weights both give the starting weights: drop one");
+    }
+    if common.resume.is_some() {
+        bail!("--resume restores the weights from the checkpoint: drop --pretrained True");
+    }
+    let arch = arch_or_default(args);
+    crate::pretrained::pretrained_file(domain, &arch, &common.model_dir).map(Some)
 }
 
 /// Whether opening failed because the data is not there (as opposed to being damaged).
@@ -190,7 +196,7 @@ fn is_missing(e: &DataError) -> bool {
 
 /// `deepshift cifar10`: the binary batches under `--data-dir`/cifar10.
 pub fn cifar10_task(args: &ImageArgs) -> Result<Task> {
-    refuse_pretrained(args, "CIFAR-10")?;
+    let pretrained = pretrained(args, DataDomain::Cifar10)?;
     let common = &args.common;
     let dir = dataset_dir(&common.data_dir, "cifar10");
     let open: OpenData = Box::new(move |with_train| {
@@ -221,6 +227,7 @@ pub fn cifar10_task(args: &ImageArgs) -> Result<Task> {
         // with a boolean `--pretrained`, which is always true: shift layers start from the
         // initialised float weights even from scratch.
         convert_from_scratch: true,
+        pretrained,
         open,
     })
 }
@@ -246,7 +253,7 @@ fn open_image_folder(root: &Path, split: Split) -> Result<ImageFolder> {
 /// `deepshift imagenet DIR`: `DIR/train/<class>/` and `DIR/val/<class>/`.
 pub fn imagenet_task(args: &ImagenetArgs) -> Result<Task> {
     let image = &args.image;
-    refuse_pretrained(image, "ImageNet")?;
+    let pretrained = pretrained(image, DataDomain::Imagenet)?;
     let root: PathBuf = args.data.clone();
     let open: OpenData = Box::new(move |with_train| {
         let test = open_image_folder(&root, Split::Test)?;
@@ -280,6 +287,7 @@ pub fn imagenet_task(args: &ImagenetArgs) -> Result<Task> {
         // imagenet.py passes `convert_weights = args.pretrained or args.weights`: from scratch,
         // shift layers get DeepShift's own initialisation.
         convert_from_scratch: false,
+        pretrained,
         open,
     })
 }

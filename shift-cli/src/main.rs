@@ -19,11 +19,15 @@
 //! `-e --use-kernel` runs every shift layer on the exact integer kernels of
 //! `shift-kernels-cpu` ([`kernel_model`]: weights packed once, the model's forward code
 //! unchanged); float layers run as before. `deepshift export --packed --weights IN --out OUT`
-//! (plus the model flags) writes the model with its shift weights packed ([`export`]).
+//! (plus the model flags) writes the model with its shift weights packed ([`export`]);
+//! `--format pth` writes PyTorch's zip-format `weights.pth` instead.
 //!
-//! Not done: `--pretrained True` is refused (nothing is downloaded: pass the weights as
-//! safetensors with `--weights FILE`); the reference's resnet110 warm-up (lr x0.1) is not
-//! reproduced; the default architecture is resnet18 for both CIFAR-10 and ImageNet, and
+//! `--weights` reads safetensors, packed exports and PyTorch files ([`weights_file`]);
+//! `--pretrained True` finds torchvision's or the reference's pre-trained file locally
+//! ([`pretrained`]; nothing is downloaded).
+//!
+//! Not done: the reference's resnet110 warm-up (lr x0.1) is not reproduced; the default
+//! architecture is resnet18 for both CIFAR-10 and ImageNet, and
 //! `--pretrained` defaults to False for ImageNet (the reference's imagenet.py defaults to
 //! True).
 
@@ -39,8 +43,10 @@ mod hpo_progress;
 mod hpo_report;
 mod hpo_study;
 mod kernel_model;
+mod pretrained;
 mod run;
 mod task;
+mod weights_file;
 
 // Training allocates and frees activation-sized buffers at every step: glibc maps and unmaps
 // them each time (page faults and TLB shootdowns across the worker threads), mimalloc reuses

@@ -11,8 +11,8 @@ use shift_core::{FixedPoint, Rounding, ShiftType};
 use shift_energy::{EmissionsCsv, EnergyMeter, RegionHandle};
 use shift_nn::models::build_model;
 use shift_nn::{
-    convert_to_shift, load_safetensors, load_state_dict, param_count, rounded_state_dict,
-    save_safetensors, LinearRule, Model, ShiftOptions,
+    convert_to_shift, load_state_dict, param_count, rounded_state_dict, save_safetensors,
+    LinearRule, Model, ShiftOptions,
 };
 use shift_train::{evaluate, Checkpoint, EnergyHook, ProgressMode, TestLog, TrainConfig, Trainer};
 
@@ -71,7 +71,8 @@ impl EnergyHook for MeterHook {
     }
 }
 
-/// Loads `--weights` into a freshly built model and converts it as the flags say.
+/// Loads `weights` (`--weights`, or the file of `--pretrained True`) into a freshly built
+/// model and converts it as the flags say.
 ///
 /// A file with PS names (`*.shift`) is a shift checkpoint: the model is converted first and
 /// the file loaded into the shift layers. Otherwise the file holds float (or Q) weights,
@@ -79,13 +80,14 @@ impl EnergyHook for MeterHook {
 /// shift and sign), as the reference does for `--weights` from a pre-trained model.
 fn prepare_model(
     model: &mut dyn Model,
+    weights: Option<&Path>,
     common: &CommonArgs,
     options: ShiftOptions,
     rule: LinearRule,
     convert_from_scratch: bool,
     rng: &mut ChaCha8Rng,
 ) -> Result<usize> {
-    let Some(path) = &common.weights else {
+    let Some(path) = weights else {
         return Ok(convert_to_shift(
             model,
             common.shift_depth,
@@ -95,11 +97,8 @@ fn prepare_model(
             rng,
         )?);
     };
-    // A packed deployment file (`deepshift export --packed`) unpacks into the same tensors.
-    let dict = match crate::export::read_packed(path)? {
-        Some(dict) => dict,
-        None => load_safetensors(path)?,
-    };
+    // PyTorch files, packed deployment files (`deepshift export --packed`) and safetensors.
+    let dict = crate::weights_file::load_weights_arg(path, model.arch())?;
     let is_ps_file = dict.tensors.keys().any(|k| k.ends_with(".shift"));
     let file = path.display().to_string();
     if is_ps_file {
@@ -146,6 +145,9 @@ fn model_summary(model: &dyn Model) -> String {
 /// mnist` draws from the RNG in the same order as before this was shared.
 pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<()> {
     let act = common.validate()?;
+    if common.evaluate && common.weights.is_none() && task.pretrained.is_none() {
+        bail!("-e evaluates trained weights: give them with --weights FILE (or --pretrained True)");
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(common.seed);
     let mut model = build_model(task.zoo, &task.arch, &mut rng)?;
     let options = ShiftOptions {
@@ -155,8 +157,10 @@ pub fn run_training(task: Task, common: &CommonArgs, argv: &[String]) -> Result<
         rounding: common.rounding,
     };
     let rule = task.zoo.linear_rule(&task.arch);
+    let weights = common.weights.as_deref().or(task.pretrained.as_deref());
     let converted = prepare_model(
         model.as_mut(),
+        weights,
         common,
         options,
         rule,
@@ -287,14 +291,26 @@ fn run_metadata(
     .collect()
 }
 
-/// `deepshift export --packed`: builds the model as `-e` would (the same flags), loads
-/// `--weights` and writes it with its shift layers packed ([`crate::export`]).
+/// `deepshift export --packed` / `--format pth`: builds the model as `-e` would (the same
+/// flags), loads `--weights` and writes it with its shift layers packed ([`crate::export`]),
+/// or as PyTorch's zip-format `weights.pth` (the rounded state dict, as the reference saves
+/// it).
 pub fn run_export(args: &crate::args::ExportArgs) -> Result<()> {
-    use crate::args::ExportDataset;
+    use crate::args::{ExportDataset, ExportFormat};
     let common = &args.common;
-    if !args.packed {
-        bail!("deepshift export writes packed deployment files only: add --packed");
-    }
+    let format = match (args.packed, args.format) {
+        (true, None | Some(ExportFormat::Packed)) | (false, Some(ExportFormat::Packed)) => {
+            ExportFormat::Packed
+        }
+        (false, Some(ExportFormat::Pth)) => ExportFormat::Pth,
+        (true, Some(ExportFormat::Pth)) => {
+            bail!("--packed and --format pth ask for different files: give one")
+        }
+        (false, None) => bail!(
+            "deepshift export needs a format: --packed (or --format packed) for a deployment \
+             file, --format pth for PyTorch"
+        ),
+    };
     if common.weights.is_none() {
         bail!("deepshift export needs the trained weights: --weights IN");
     }
@@ -325,7 +341,21 @@ pub fn run_export(args: &crate::args::ExportArgs) -> Result<()> {
         rounding: common.rounding,
     };
     let rule = zoo.linear_rule(&arch);
-    prepare_model(model.as_mut(), common, options, rule, true, &mut rng)?;
+    let weights = common.weights.as_deref();
+    prepare_model(model.as_mut(), weights, common, options, rule, true, &mut rng)?;
+    if format == ExportFormat::Pth {
+        let dict = rounded_state_dict(model.as_ref())?;
+        let bytes = shift_nn::pth::save_pth(&dict, &args.out)?;
+        println!(
+            "wrote {}: {} tensors, {} bytes, PyTorch's zip format (torch.load(\"{}\", \
+             weights_only=True) gives the state dict)",
+            args.out.display(),
+            dict.tensors.len(),
+            bytes,
+            args.out.display()
+        );
+        return Ok(());
+    }
     let s = crate::export::write_packed(
         model.as_ref(),
         run_metadata(model.as_ref(), common, act),

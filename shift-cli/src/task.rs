@@ -1,6 +1,7 @@
 //! A run as the dataset subcommands describe it and the training path consumes it: the two
 //! sides import this module, not each other.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -59,6 +60,8 @@ pub struct Task {
     pub hyper: Hyper,
     /// `convert_weights` of the reference script when training from scratch.
     pub convert_from_scratch: bool,
+    /// The file `--pretrained True` found ([`crate::pretrained`]), loaded as `--weights`.
+    pub pretrained: Option<PathBuf>,
     /// Opens the data (the flag: whether the training split is needed).
     pub open: OpenData,
 }

@@ -276,14 +276,17 @@ fn unknown_arch_lists_the_known_ones() {
 }
 
 #[test]
-fn pretrained_points_to_weights_and_schedules_do_not_contradict() {
+fn pretrained_names_the_missing_file_and_schedules_do_not_contradict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().to_str().unwrap();
     fails_with(
-        &["cifar10", "--pretrained", "True"],
-        &["cannot download", "--weights"],
+        &["cifar10", "--pretrained", "True", "--model-dir", models],
+        &["cifar10/original_pretrained_models/resnet18.th", "--weights"],
     );
+    // (pth_cli.rs checks the torch hub cache with TORCH_HOME set)
     fails_with(
-        &["imagenet", "x", "--pretrained"],
-        &["cannot download pre-trained ImageNet", "--weights"],
+        &["imagenet", "x", "--pretrained", "-a", "resnet50"],
+        &["resnet50-0676ba61.pth", "hub/checkpoints", "Nothing is downloaded"],
     );
     fails_with(
         &["cifar10", "--lr-schedule", "False", "--lr-step-size", "5"],

@@ -101,6 +101,32 @@ fn a_valid_hand_built_file_reads() {
 }
 
 #[test]
+fn deflated_entries_read_and_a_zip_bomb_declaration_is_refused() {
+    let pkl = one_tensor("FloatStorage", 2, 0, &[2], &[1]);
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    z.start_file("archive/data.pkl", o).unwrap();
+    z.write_all(&pkl).unwrap();
+    z.start_file("archive/data/0", o).unwrap();
+    z.write_all(&f32s(&[1.5, -2.5])).unwrap();
+    let bytes = z.finish().unwrap().into_inner();
+    let f = read_pth(&bytes, "deflated.pth").unwrap();
+    assert_eq!(f.state_dict.tensors["w"].as_slice().unwrap(), &[1.5, -2.5]);
+    // the same archive with data.pkl's declared size (central directory) set to 4 GiB - 1
+    let cd = bytes
+        .windows(4)
+        .rposition(|w| w == b"PK\x01\x02")
+        .expect("a central directory entry");
+    let first_cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    assert!(first_cd <= cd);
+    let mut bomb = bytes.clone();
+    bomb[first_cd + 24..first_cd + 28].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = err_of(&bomb);
+    assert!(e.contains("data.pkl"), "{e}");
+}
+
+#[test]
 fn dangerous_globals_are_refused_by_name_before_anything_is_built() {
     for (m, n) in [
         ("os", "system"),

@@ -123,6 +123,13 @@ impl Machine<'_> {
                 [Value::Str(s), Value::Int(i)] => Ok(Value::Str(format!("{s}:{i}").into())),
                 _ => err("torch.device with unexpected arguments"),
             },
+            "numpy.dtype" => match a.first() {
+                Some(Value::Str(s)) => Ok(self.heap.push(Obj::NumpyDtype(s.to_string()))),
+                _ => err("numpy.dtype without a type code"),
+            },
+            "numpy.core.multiarray.scalar" | "numpy._core.multiarray.scalar" => {
+                numpy_scalar(&self.heap, &a)
+            }
             "_codecs.encode" => match a.as_slice() {
                 // Protocol 2 writes bytes as `_codecs.encode(text, "latin1")`.
                 [Value::Str(s), Value::Str(enc)] if is_latin1(enc) => {
@@ -256,6 +263,28 @@ impl Machine<'_> {
         }
         Ok(self.heap.push(Obj::Storage(storage)))
     }
+}
+
+/// `numpy.core.multiarray.scalar(dtype, bytes)`: a number (little-endian, as numpy writes
+/// on the machines PyTorch runs on).
+fn numpy_scalar(heap: &super::values::Heap, a: &[Value]) -> Res<Value> {
+    let (Some(Obj::NumpyDtype(code)), Some(Value::Bytes(b))) =
+        (a.first().and_then(|d| heap.obj(d)), a.get(1))
+    else {
+        return err("numpy scalar without a dtype and bytes");
+    };
+    fn le<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
+        b.try_into().ok()
+    }
+    let v = match code.as_str() {
+        "f8" => le::<8>(b).map(|x| Value::Float(f64::from_le_bytes(x))),
+        "f4" => le::<4>(b).map(|x| Value::Float(f32::from_le_bytes(x).into())),
+        "i8" => le::<8>(b).map(|x| Value::Int(i64::from_le_bytes(x))),
+        "i4" => le::<4>(b).map(|x| Value::Int(i32::from_le_bytes(x).into())),
+        "b1" => le::<1>(b).map(|x| Value::Bool(x[0] != 0)),
+        other => return err(format!("numpy scalar of dtype {other} is not read")),
+    };
+    v.ok_or_else(|| PickleError(format!("numpy {code} scalar of {} bytes", b.len())))
 }
 
 fn is_latin1(enc: &str) -> bool {

@@ -126,6 +126,8 @@ pub enum Obj {
     /// An object of an inert class (an optimizer, a scheduler): only its class is kept; its
     /// items and state are dropped as they arrive.
     Opaque(String),
+    /// A numpy dtype (`numpy.dtype('f8')`), for numpy scalars such as a `best_acc1`.
+    NumpyDtype(String),
 }
 
 /// The arena of objects.
@@ -180,6 +182,7 @@ impl Heap {
                 Obj::Storage(_) => "a storage".into(),
                 Obj::Tensor(t) => format!("a tensor of shape {:?}", t.size),
                 Obj::Opaque(c) => format!("a `{c}` object"),
+                Obj::NumpyDtype(d) => format!("the numpy dtype {d}"),
             },
         }
     }
@@ -209,6 +212,9 @@ const KNOWN: &[&str] = &[
     "torch.device",
     "torch.Size",
     "_codecs.encode",
+    "numpy.dtype",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
     "builtins.set",
     "builtins.frozenset",
     "builtins.list",

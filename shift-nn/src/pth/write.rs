@@ -123,8 +123,8 @@ pub fn encode_pth(dict: &StateDict, origin: &str) -> Result<Vec<u8>, NnError> {
 }
 
 /// Writes `dict` as a zip-format `.pth` file ([`encode_pth`]), atomically: an interrupted or
-/// failed write never replaces a good file.
-pub fn save_pth(dict: &StateDict, path: &Path) -> Result<(), NnError> {
+/// failed write never replaces a good file. Returns the bytes written.
+pub fn save_pth(dict: &StateDict, path: &Path) -> Result<usize, NnError> {
     let file = path.display().to_string();
     let bytes = encode_pth(dict, &file)?;
     if path.is_dir() {
@@ -139,7 +139,8 @@ pub fn save_pth(dict: &StateDict, path: &Path) -> Result<(), NnError> {
     };
     let mut f = atomic_write_file::AtomicWriteFile::open(path).map_err(io)?;
     f.write_all(&bytes).map_err(io)?;
-    f.commit().map_err(io)
+    f.commit().map_err(io)?;
+    Ok(bytes.len())
 }
 
 /// The few opcodes of protocol 2 that a state dict needs, as Python's pickler writes them.
