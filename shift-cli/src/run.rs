@@ -342,7 +342,15 @@ pub fn run_export(args: &crate::args::ExportArgs) -> Result<()> {
     };
     let rule = zoo.linear_rule(&arch);
     let weights = common.weights.as_deref();
-    prepare_model(model.as_mut(), weights, common, options, rule, true, &mut rng)?;
+    prepare_model(
+        model.as_mut(),
+        weights,
+        common,
+        options,
+        rule,
+        true,
+        &mut rng,
+    )?;
     if format == ExportFormat::Pth {
         let dict = rounded_state_dict(model.as_ref())?;
         let bytes = shift_nn::pth::save_pth(&dict, &args.out)?;

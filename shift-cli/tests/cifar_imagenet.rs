@@ -281,12 +281,19 @@ fn pretrained_names_the_missing_file_and_schedules_do_not_contradict() {
     let models = tmp.path().to_str().unwrap();
     fails_with(
         &["cifar10", "--pretrained", "True", "--model-dir", models],
-        &["cifar10/original_pretrained_models/resnet18.th", "--weights"],
+        &[
+            "cifar10/original_pretrained_models/resnet18.th",
+            "--weights",
+        ],
     );
     // (pth_cli.rs checks the torch hub cache with TORCH_HOME set)
     fails_with(
         &["imagenet", "x", "--pretrained", "-a", "resnet50"],
-        &["resnet50-0676ba61.pth", "hub/checkpoints", "Nothing is downloaded"],
+        &[
+            "resnet50-0676ba61.pth",
+            "hub/checkpoints",
+            "Nothing is downloaded",
+        ],
     );
     fails_with(
         &["cifar10", "--lr-schedule", "False", "--lr-step-size", "5"],
