@@ -4,10 +4,10 @@
 # every committed corpus (each input once: a reader that crashes, hangs or runs out of memory
 # on a committed input fails CI), then fuzzes each target for a short smoke time.
 #
-#   fuzz/ci.sh [SMOKE_SECONDS]     (default 15)
+#   fuzz/ci.sh [SMOKE_SECONDS]     (default 10)
 set -euo pipefail
 cd "$(dirname "$0")"
-smoke="${1:-15}"
+smoke="${1:-10}"
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 cargo fuzz build -a

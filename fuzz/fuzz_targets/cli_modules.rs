@@ -26,7 +26,11 @@ mod hpo_report;
 mod hpo_study;
 #[path = "../../shift-cli/src/kernel_model.rs"]
 mod kernel_model;
+#[path = "../../shift-cli/src/pretrained.rs"]
+mod pretrained;
 #[path = "../../shift-cli/src/run.rs"]
 mod run;
 #[path = "../../shift-cli/src/task.rs"]
 mod task;
+#[path = "../../shift-cli/src/weights_file.rs"]
+mod weights_file;

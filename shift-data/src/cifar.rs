@@ -17,6 +17,8 @@ pub const CIFAR_SIDE: usize = 32;
 pub const CIFAR_PIXELS: usize = 3 * CIFAR_SIDE * CIFAR_SIDE;
 /// Zero padding of the training crop (`RandomCrop(32, padding=4)`).
 const PAD: usize = 4;
+/// The largest batch of either variant: CIFAR-100's `train.bin`, 50000 records of 3074 bytes.
+const MAX_MEMBER_BYTES: u64 = 50_000 * (2 + CIFAR_PIXELS as u64);
 
 /// Which labels of CIFAR-100 to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,7 +331,21 @@ fn read_archive_from(
             continue;
         };
         if let Some(k) = names.iter().position(|n| *n == name) {
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            // The size is the header's claim, not bytes at hand: a member claiming more than
+            // any batch is refused before reading (a compressed stream can expand to it), and
+            // at most one batch is allocated ahead, so a false claim fails on the missing data.
+            let claimed = entry.size();
+            if claimed > MAX_MEMBER_BYTES {
+                return Err(DataError::Archive {
+                    path: archive.to_path_buf(),
+                    problem: format!(
+                        "member {} claims {claimed} bytes, more than any CIFAR batch \
+                         (at most {MAX_MEMBER_BYTES})",
+                        member.display()
+                    ),
+                });
+            }
+            let mut bytes = Vec::with_capacity(claimed as usize);
             entry.read_to_end(&mut bytes).map_err(corrupt)?;
             found[k] = Some((archive.join(&member), bytes));
             if found.iter().all(Option::is_some) {
