@@ -204,6 +204,27 @@ fn pytorch_files_evaluate_exactly_as_their_safetensors_conversion() {
     }
     assert_eq!(logs[0], logs[1]);
     assert_eq!(logs[0], logs[2]);
+    // --resume takes this tool's checkpoints only; a PyTorch file says to use --weights
+    let models = tmp.path().join("resume");
+    let out = deepshift(
+        &[
+            "mnist",
+            "--resume",
+            zip.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--model-dir",
+            models.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--weights FILE instead"),
+        "{stderr}"
+    );
     // 9851 of 10000 correct, as the original PyTorch code scores this checkpoint
     assert!(
         logs[0].lines().nth(1).unwrap().contains(",0.9851"),

@@ -112,6 +112,14 @@ impl Checkpoint {
             file: file.to_string(),
             problem,
         };
+        if shift_nn::pth::is_pth(bytes) {
+            // PyTorch's optimiser state does not map onto this trainer's; its weights do.
+            return Err(bad(
+                "a PyTorch file is not a resumable checkpoint: start from its weights with \
+                 --weights FILE instead (the optimizer state is not restored)"
+                    .into(),
+            ));
+        }
         let dict = shift_nn::parse_safetensors(bytes, file)?;
         if dict.metadata.get("format").map(String::as_str) != Some(CHECKPOINT_FORMAT) {
             return Err(bad(format!("not a resumable checkpoint (metadata format is {:?}; expected {CHECKPOINT_FORMAT:?}); use --weights for plain weights", dict.metadata.get("format"))));
