@@ -92,7 +92,9 @@ fn entry(zip: &mut Archive<'_>, name: &str, file_len: usize) -> Result<Vec<u8>, 
             file_len
         ));
     }
-    let mut buf = Vec::with_capacity(size as usize);
+    // Reserve no more than the file could hold stored: a deflated entry grows its buffer only
+    // with bytes that really decompress.
+    let mut buf = Vec::with_capacity(size.min(file_len as u64) as usize);
     f.take(size.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(|e| format!("`{name}`: {e}"))?;
