@@ -20,9 +20,11 @@ mod hpo_export;
 mod hpo_objective;
 #[path = "../../shift-cli/src/hpo_progress.rs"]
 mod hpo_progress;
-#[path = "../../shift-cli/src/hpo_report.rs"]
+// hpo_report and hpo_study have submodules (`mod dsnn;`), which a file loaded by `#[path]`
+// looks for beside itself: fuzz/cli/NAME/ holds links to NAME.rs (as mod.rs) and NAME/dsnn.rs.
+#[path = "../cli/hpo_report/mod.rs"]
 mod hpo_report;
-#[path = "../../shift-cli/src/hpo_study.rs"]
+#[path = "../cli/hpo_study/mod.rs"]
 mod hpo_study;
 #[path = "../../shift-cli/src/kernel_model.rs"]
 mod kernel_model;

@@ -1,0 +1,1 @@
+../../../shift-cli/src/hpo_report/dsnn.rs
