@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, on a machine without a GPU, everything gpu/run-on-gpu.sh needs on the GPU machine,
-# into shift-kernels-cuda/gpu/bin/ (git-ignored; about 30 MB): the release GPU test binary,
+# into shift-kernels-cuda/gpu/bin/ (git-ignored; 26 MB): the release GPU test binary,
 # the release `deepshift`, both stripped, the MNIST test set and the two MNIST checkpoints.
 # Then run, with the device tool: carry ["shift-kernels-cuda/gpu/bin"], command
 # `bash shift-kernels-cuda/gpu/run-on-gpu.sh`, timeout 600.

@@ -42,7 +42,7 @@ cat "$OUT/a-tests.txt"
   echo
   echo "## (a) every kernel against the CPU scalar reference (tests/gpu.rs), exit $a"
   echo '```'
-  grep -E "^test |test result|GPU:|panicked" "$OUT/a-tests.txt"
+  grep -E -A1 "^test |test result|GPU:|panicked" "$OUT/a-tests.txt" | grep -v "^--$"
   echo '```'
 } >> "$REPORT"
 
