@@ -77,7 +77,15 @@ pub(crate) fn to_f32(t: &TensorRef, l: &Loaded, budget: &mut usize) -> Result<Te
     let value = |i: u64| decode(s.dtype, &base[(i * es) as usize..], l.big_endian);
     let shape: Vec<usize> = t.size.iter().map(|&d| d as usize).collect();
     let mut out = Vec::with_capacity(numel as usize);
-    if numel > 0 {
+    if numel > 0 && is_row_major(&t.size, &t.stride) {
+        // The common case, read straight through without the index walk below.
+        let start = (t.offset * es) as usize;
+        let run = &base[start..start + (numel * es) as usize];
+        out.extend(
+            run.chunks_exact(es as usize)
+                .map(|b| decode(s.dtype, b, l.big_endian)),
+        );
+    } else if numel > 0 {
         // Visit the elements in row-major order of the shape, following the strides.
         let mut idx = vec![0u64; shape.len()];
         let mut pos = t.offset;
@@ -97,6 +105,19 @@ pub(crate) fn to_f32(t: &TensorRef, l: &Loaded, budget: &mut usize) -> Result<Te
         }
     }
     Tensor::from_shape_vec(shape, out).map_err(|e| e.to_string())
+}
+
+/// Whether `stride` is the row-major layout of `size` (dimensions of size 1 may have any
+/// stride).
+fn is_row_major(size: &[u64], stride: &[u64]) -> bool {
+    let mut want = 1u64;
+    for (&d, &st) in size.iter().zip(stride).rev() {
+        if d != 1 && st != want {
+            return false;
+        }
+        want = want.saturating_mul(d);
+    }
+    true
 }
 
 /// One element at the start of `b` (which holds at least one element).
