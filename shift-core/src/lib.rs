@@ -6,7 +6,7 @@ mod packed;
 mod pow2;
 mod ps;
 mod range;
-pub mod rounding;
+mod rounding;
 
 /// The `rand` crate (0.8) whose [`rand::Rng`] the rounding functions take, so a caller needs
 /// no `rand` dependency of its own (and cannot pick an incompatible version).
