@@ -89,6 +89,14 @@ def cifar_seeds():
         # Plain tar too: the target compresses input without the gzip magic itself, so the
         # fuzzer mutates the tar headers directly.
         put("cifar_targz", name[: -len(".gz")], buf.getvalue())
+    # Regression input: a member header claiming 2^40 bytes (GNU base-256 size) with 100 bytes
+    # behind it. The reader allocated the claim (capacity overflow or out of memory).
+    info = tarfile.TarInfo("cifar-10-batches-bin/test_batch.bin")
+    info.size = 1 << 40
+    info.mtime = 0
+    lying = info.tobuf(format=tarfile.GNU_FORMAT) + bytes(100)
+    lying += bytes(-len(lying) % 512 + 1024)
+    put("cifar_targz", "regression-claims-2-pow-40.tar", lying)
 
 
 def image_seeds():
