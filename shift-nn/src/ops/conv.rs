@@ -5,6 +5,9 @@
 //! output in NCHW order directly. Each rayon task owns a fixed chunk of images and runs
 //! single-threaded GEMMs, so there is one thread pool and no oversubscription.
 
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::gemm::{sgemm, Mat};
@@ -185,6 +188,32 @@ const GEMM_COLUMNS: usize = 512;
 /// threads of a small machine, few enough that the partial sums stay small.
 const MAX_CHUNKS: usize = 8;
 
+thread_local! {
+    /// Each worker thread's column, column-gradient and staging buffers, kept between calls:
+    /// allocating them per call zeroed (and, for fresh pages, faulted in) up to a few MB per
+    /// convolution, about a tenth of a ResNet-20 step.
+    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// Runs `f` with this thread's three scratch buffers. Their contents are stale: callers
+/// overwrite every element they read. The buffers are taken out for the call, so a nested
+/// call on the same thread (rayon work stealing) gets fresh empty ones instead of a borrow
+/// conflict.
+fn with_scratch<R>(f: impl FnOnce(&mut [Vec<f32>; 3]) -> R) -> R {
+    let mut bufs = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let r = f(&mut bufs);
+    SCRATCH.with(|s| *s.borrow_mut() = bufs);
+    r
+}
+
+/// `buf` with exactly `len` elements, of which only the newly grown tail is zeroed.
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
 fn geometry(x: &[usize], w: &[usize], spec: Conv2dGeometry) -> Result<Geometry, NnError> {
     let bad = |d: String| shape_err("conv2d", d);
     if x.len() != 4 || w.len() != 4 {
@@ -320,7 +349,7 @@ fn tile_columns<'a>(
         return &xs[tile.first * x_len..][..x_len];
     }
     let cols = tile.images * p;
-    col.resize(geo.k() * cols, 0.0);
+    let col = sized(col, geo.k() * cols);
     for i in 0..tile.images {
         let x_n = &xs[(tile.first + i) * x_len..][..x_len];
         geo.im2col(x_n, col, cols, i * p);
@@ -332,15 +361,12 @@ fn tile_columns<'a>(
 fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
     let (kg, ocg) = (k / groups, oc / groups);
-    let mut y = vec![0.0f32; geo.n * oc * p];
     let chunk = geo.images_per_chunk();
-    y.par_chunks_mut(chunk * oc * p)
-        .enumerate()
-        .for_each(|(ci, y_chunk)| {
-            let (mut col, mut out) = (Vec::new(), Vec::new());
+    crate::tensor::par_build(geo.n * oc * p, chunk * oc * p, |ci, y_chunk| {
+        with_scratch(|[col, out, _]| {
             for tile in Tile::of_chunk(geo, ci) {
                 let cols = tile.images * p;
-                let col = tile_columns(geo, xs, &tile, &mut col);
+                let col = tile_columns(geo, xs, &tile, col);
                 let y_tile = &mut y_chunk[(tile.first - ci * chunk) * oc * p..][..oc * cols];
                 // One image's GEMM output is already its NCHW block, so the bias is written
                 // first and accumulated onto; several images share columns and are scattered
@@ -350,10 +376,13 @@ fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<
                     for (c, plane) in y_tile.chunks_exact_mut(p).enumerate() {
                         plane.fill(bias.map_or(0.0, |b| b[c]));
                     }
-                } else {
-                    out.resize(oc * cols, 0.0);
                 }
-                let dst: &mut [f32] = if direct { y_tile } else { &mut out };
+                // With beta 0 the GEMM does not read its output, so stale scratch is fine.
+                let dst: &mut [f32] = if direct {
+                    y_tile
+                } else {
+                    sized(out, oc * cols)
+                };
                 for g in 0..groups {
                     sgemm(
                         1.0,
@@ -374,8 +403,8 @@ fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<
                     }
                 }
             }
-        });
-    y
+        })
+    })
 }
 
 /// The backward pass: `(dL/dx, dL/dweight)`, each when asked for.
@@ -395,9 +424,14 @@ fn backward(
     let (kg, ocg, x_len) = (k / groups, oc / groups, geo.c * geo.h * geo.w);
     let chunk = geo.images_per_chunk();
     let n_chunks = geo.n.div_ceil(chunk);
-    let mut dx = vec![0.0f32; if need_x { geo.n * x_len } else { 0 }];
-    let mut dx_chunks: Vec<&mut [f32]> = if need_x {
-        dx.chunks_mut(chunk * x_len).collect()
+    // dx is zeroed chunk by chunk on the workers (col2im accumulates into it), not by one
+    // serial memset on the calling thread.
+    let dx_len = if need_x { geo.n * x_len } else { 0 };
+    let mut dx: Vec<f32> = Vec::with_capacity(dx_len);
+    let mut dx_chunks: Vec<&mut [MaybeUninit<f32>]> = if need_x {
+        dx.spare_capacity_mut()[..dx_len]
+            .chunks_mut(chunk * x_len)
+            .collect()
     } else {
         (0..n_chunks).map(|_| &mut [][..]).collect()
     };
@@ -405,67 +439,76 @@ fn backward(
         .par_iter_mut()
         .enumerate()
         .map(|(ci, dx_chunk)| {
-            let mut gw = vec![0.0f32; if need_w { oc * kg } else { 0 }];
-            let (mut col, mut g_cols, mut gcol) = (Vec::new(), Vec::new(), Vec::new());
-            for tile in Tile::of_chunk(geo, ci) {
-                let cols = tile.images * p;
-                let g_tile = &gs[tile.first * oc * p..][..oc * cols];
-                // The output gradient as `[OC, images*P]`, the layout of the forward GEMM.
-                let g_mat: &[f32] = if tile.images == 1 {
-                    g_tile
-                } else {
-                    g_cols.resize(oc * cols, 0.0);
-                    for (i, g_n) in g_tile.chunks_exact(oc * p).enumerate() {
-                        for (c, plane) in g_n.chunks_exact(p).enumerate() {
-                            g_cols[c * cols + i * p..][..p].copy_from_slice(plane);
-                        }
-                    }
-                    &g_cols
-                };
-                if need_w {
-                    let col = tile_columns(geo, xs, &tile, &mut col);
-                    for grp in 0..groups {
-                        sgemm(
-                            1.0,
-                            (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
-                            (col, Mat::rm(kg, cols).at(grp * kg * cols).t()),
-                            1.0,
-                            (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
-                        );
-                    }
-                }
-                if need_x {
-                    let local = (tile.first - ci * chunk) * x_len;
-                    let direct = tile.images == 1 && geo.is_pointwise();
-                    if !direct {
-                        gcol.resize(k * cols, 0.0);
-                    }
-                    let dst: &mut [f32] = if direct {
-                        &mut dx_chunk[local..][..x_len]
-                    } else {
-                        &mut gcol
-                    };
-                    for grp in 0..groups {
-                        sgemm(
-                            1.0,
-                            (ws, Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
-                            (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
-                            0.0,
-                            (&mut *dst, Mat::rm(kg, cols).at(grp * kg * cols)),
-                        );
-                    }
-                    if !direct {
-                        for i in 0..tile.images {
-                            let dx_n = &mut dx_chunk[local + i * x_len..][..x_len];
-                            geo.col2im(&gcol, cols, i * p, dx_n);
-                        }
-                    }
-                }
+            for e in dx_chunk.iter_mut() {
+                e.write(0.0);
             }
-            gw
+            // SAFETY: every element was initialised just above, and `MaybeUninit<f32>` has
+            // the layout of `f32`.
+            let dx_chunk =
+                unsafe { &mut *(&mut **dx_chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            with_scratch(|[col, g_cols, gcol]| {
+                let mut gw = vec![0.0f32; if need_w { oc * kg } else { 0 }];
+                for tile in Tile::of_chunk(geo, ci) {
+                    let cols = tile.images * p;
+                    let g_tile = &gs[tile.first * oc * p..][..oc * cols];
+                    // The output gradient as `[OC, images*P]`, the layout of the forward GEMM.
+                    let g_mat: &[f32] = if tile.images == 1 {
+                        g_tile
+                    } else {
+                        let g_cols = sized(g_cols, oc * cols);
+                        for (i, g_n) in g_tile.chunks_exact(oc * p).enumerate() {
+                            for (c, plane) in g_n.chunks_exact(p).enumerate() {
+                                g_cols[c * cols + i * p..][..p].copy_from_slice(plane);
+                            }
+                        }
+                        g_cols
+                    };
+                    if need_w {
+                        let col = tile_columns(geo, xs, &tile, col);
+                        for grp in 0..groups {
+                            sgemm(
+                                1.0,
+                                (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
+                                (col, Mat::rm(kg, cols).at(grp * kg * cols).t()),
+                                1.0,
+                                (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
+                            );
+                        }
+                    }
+                    if need_x {
+                        let local = (tile.first - ci * chunk) * x_len;
+                        let direct = tile.images == 1 && geo.is_pointwise();
+                        // Beta 0: the GEMM overwrites the stale scratch.
+                        let dst: &mut [f32] = if direct {
+                            &mut dx_chunk[local..][..x_len]
+                        } else {
+                            sized(gcol, k * cols)
+                        };
+                        for grp in 0..groups {
+                            sgemm(
+                                1.0,
+                                (ws, Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
+                                (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
+                                0.0,
+                                (&mut *dst, Mat::rm(kg, cols).at(grp * kg * cols)),
+                            );
+                        }
+                        if !direct {
+                            for i in 0..tile.images {
+                                let dx_n = &mut dx_chunk[local + i * x_len..][..x_len];
+                                geo.col2im(gcol, cols, i * p, dx_n);
+                            }
+                        }
+                    }
+                }
+                gw
+            })
         })
         .collect();
     drop(dx_chunks);
+    // SAFETY: the chunks cover `0..dx_len` and every task initialised its chunk (a panic in
+    // a task propagates out of `collect` before this line).
+    unsafe { dx.set_len(dx_len) };
     let gw = need_w.then(|| {
         let mut total = vec![0.0f32; oc * kg];
         for part in &partials {

@@ -82,7 +82,37 @@ fn lane_sum(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> f64) -> (f64, f64) {
 }
 
 /// Two sums `sum f(x, y).0` and `sum f(x, y).1` at once, each in [`LANES`] partial sums.
+///
+/// On x86-64 CPUs with AVX-512 the same loop is compiled for it, so the eight f64 lanes fill
+/// one register instead of four SSE2 pairs. The operations and their order are the same (the
+/// lanes are independent sums, nothing is reassociated, and Rust never contracts `a * b + c`
+/// into a fused multiply-add), so the result is bit-identical on every CPU.
 fn lane_sum2(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> (f64, f64)) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        return unsafe { lane_sum2_avx512(xs, ys, f) };
+    }
+    lane_sum2_portable(xs, ys, f)
+}
+
+/// [`lane_sum2_portable`] compiled with AVX-512F enabled.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn lane_sum2_avx512(
+    xs: &[f32],
+    ys: &[f32],
+    f: impl Fn(f32, f32) -> (f64, f64),
+) -> (f64, f64) {
+    lane_sum2_portable(xs, ys, f)
+}
+
+/// The loop of [`lane_sum2`], inlined into each of its compilations.
+#[inline(always)]
+fn lane_sum2_portable(xs: &[f32], ys: &[f32], f: impl Fn(f32, f32) -> (f64, f64)) -> (f64, f64) {
     let (mut a, mut b) = ([0f64; LANES], [0f64; LANES]);
     let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
     let (xr, yr) = (xc.remainder(), yc.remainder());
@@ -145,19 +175,14 @@ fn affine_grads(
 /// `y = a[c] * (x - m[c]) + b[c]` for every plane. Subtracting the mean first keeps the
 /// precision when it is large against the spread (deep residual streams).
 fn affine_planes(d: &Dims, xs: &[f32], m: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; xs.len()];
     let hw = d.hw.max(1);
-    y.par_chunks_mut(hw)
-        .zip(xs.par_chunks(hw))
-        .enumerate()
-        .for_each(|(i, (yp, xp))| {
-            let c = i % d.c;
-            let (m, a, b) = (m[c], a[c], b[c]);
-            for (y, x) in yp.iter_mut().zip(xp) {
-                *y = a * (x - m) + b;
-            }
-        });
-    y
+    crate::tensor::par_build(xs.len(), hw, |i, yp| {
+        let c = i % d.c;
+        let (m, a, b) = (m[c], a[c], b[c]);
+        for (y, x) in yp.iter_mut().zip(&xs[i * hw..]) {
+            *y = a * (x - m) + b;
+        }
+    })
 }
 
 fn contiguous(t: &Tensor) -> std::borrow::Cow<'_, [f32]> {
@@ -239,17 +264,14 @@ pub fn batch_norm2d_train(
                     let k3 = -k1 * sums[c].0 / m;
                     k[c] = (k1 as f32, k2 as f32, k3 as f32, mean32[c]);
                 }
-                let mut dx = vec![0.0f32; xs.len()];
                 let hw = d.hw.max(1);
-                dx.par_chunks_mut(hw)
-                    .zip(xs.par_chunks(hw).zip(gs.par_chunks(hw)))
-                    .enumerate()
-                    .for_each(|(i, (dp, (xp, gp)))| {
-                        let (k1, k2, k3, mean) = k[i % d.c];
-                        for ((dx, x), g) in dp.iter_mut().zip(xp).zip(gp) {
-                            *dx = k1 * g + k2 * (x - mean) + k3;
-                        }
-                    });
+                let dx = crate::tensor::par_build(xs.len(), hw, |i, dp| {
+                    let (k1, k2, k3, mean) = k[i % d.c];
+                    let (xp, gp) = (&xs[i * hw..], &gs[i * hw..]);
+                    for ((dx, x), g) in dp.iter_mut().zip(xp).zip(gp) {
+                        *dx = k1 * g + k2 * (x - mean) + k3;
+                    }
+                });
                 Tensor::from_shape_vec(g.shape().to_vec(), dx).unwrap()
             });
             vec![gx, gw, gb]
@@ -315,4 +337,33 @@ pub fn batch_norm2d_eval(
             vec![gx, gw, gb]
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX-512 compilation of the lane sums must give the portable loop's bits, on
+    /// lengths with and without a remainder after the eight lanes.
+    #[test]
+    fn lane_sums_equal_the_portable_loop_bit_for_bit() {
+        let mut seed = 11u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 16) as f32 - 128.0
+        };
+        for len in [0, 1, 7, 8, 9, 63, 64, 1000, 1027] {
+            let xs: Vec<f32> = (0..len).map(|_| next()).collect();
+            let ys: Vec<f32> = (0..len).map(|_| next()).collect();
+            let m = 0.37f32;
+            let f = |x: f32, g: f32| (g as f64, g as f64 * (x - m) as f64);
+            let (a, b) = lane_sum2(&xs, &ys, f);
+            let (pa, pb) = lane_sum2_portable(&xs, &ys, f);
+            assert_eq!(
+                (a.to_bits(), b.to_bits()),
+                (pa.to_bits(), pb.to_bits()),
+                "length {len}"
+            );
+        }
+    }
 }
