@@ -62,6 +62,29 @@ impl CudaShiftLinear {
         Ok(job.finish(raw))
     }
 
+    /// The exact outputs for inputs already on the fixed-point grid (`max_abs` bounds their
+    /// magnitude), as shift-kernels-cpu's `ShiftLinear::forward_quantized`.
+    pub fn forward_quantized(
+        &self,
+        xq: &[i32],
+        max_abs: u64,
+        batch: usize,
+    ) -> Result<FixedOutput, CudaError> {
+        if xq.len() != batch * self.in_features() {
+            return Err(shift_kernels_cpu::KernelError::Shape(format!(
+                "linear input of {} values is not [{batch}, {}]",
+                xq.len(),
+                self.in_features()
+            ))
+            .into());
+        }
+        let job = self
+            .plan
+            .job_quantized(xq.to_vec(), max_abs, batch, &self.tuning)?;
+        let raw = self.device.run(&job, &self.words)?;
+        Ok(job.finish(raw))
+    }
+
     /// [`Self::forward_fixed`] correctly rounded to f32 (shift-kernels-cpu's rounding).
     pub fn forward(&self, x: &[f32], batch: usize) -> Result<Vec<f32>, CudaError> {
         Ok(self.forward_fixed(x, batch)?.to_f32())

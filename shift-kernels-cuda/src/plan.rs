@@ -280,6 +280,12 @@ impl LinearPlan {
     ) -> Result<Job, KernelError> {
         let w = &self.weights;
         let (m, k) = (w.rows, w.cols);
+        if xq.len() != batch * k {
+            return Err(KernelError::Shape(format!(
+                "linear input of {} values is not [{batch}, {k}]",
+                xq.len()
+            )));
+        }
         let acc = accumulate(w, &self.bias, max_abs, self.act, tuning)?;
         let exp = w.min_shift - self.act.frac_bits() as i32;
         let rows = u32_of(m, "rows")?;
@@ -546,6 +552,10 @@ mod tests {
         assert_eq!(err.to_string(), cpu.to_string());
         assert!(matches!(
             p.job(&[1.0], 1, &Tuning::default()),
+            Err(KernelError::Shape(_))
+        ));
+        assert!(matches!(
+            p.job_quantized(vec![0; 3], 0, 1, &Tuning::default()),
             Err(KernelError::Shape(_))
         ));
         assert!(matches!(

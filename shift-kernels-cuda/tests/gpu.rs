@@ -86,11 +86,14 @@ fn gpu_layers_equal_cpu_layers_at_size() {
             act,
         )
         .unwrap();
+        let want = cpu.forward_fixed(&x, batch, Level::detect()).unwrap();
         assert_eq!(
             gpu.forward_fixed(&x, batch).unwrap(),
-            cpu.forward_fixed(&x, batch, Level::detect()).unwrap(),
+            want,
             "[{m}, {k}] batch {batch}"
         );
+        let (xq, max_abs) = shift_kernels_cpu::quantize(&x, act).unwrap();
+        assert_eq!(gpu.forward_quantized(&xq, max_abs, batch).unwrap(), want);
     }
     let geometry = ConvGeometry {
         padding: (1, 1),
