@@ -136,3 +136,20 @@ fn saving_over_a_folder_is_an_error_naming_it() {
     let e = save_pth(&sample(), dir.path()).unwrap_err().to_string();
     assert!(e.contains(&dir.path().display().to_string()), "{e}");
 }
+
+#[test]
+fn safetensors_whose_header_length_looks_like_a_pickle_are_still_safetensors() {
+    // a header of 640 bytes: the file starts 0x80 0x02, as a protocol 2 pickle does
+    let mut header = br#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#.to_vec();
+    header.resize(640, b' ');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    bytes.extend_from_slice(&2.5f32.to_le_bytes());
+    assert_eq!(&bytes[..2], b"\x80\x02");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    std::fs::write(&path, &bytes).unwrap();
+    let w = load_weights(&path).unwrap();
+    assert_eq!(w.format, WeightsFormat::Safetensors);
+    assert_eq!(w.state_dict.tensors["w"].as_slice().unwrap(), &[2.5]);
+}

@@ -73,7 +73,11 @@ enum Sniffed {
 }
 
 fn sniff(bytes: &[u8]) -> Sniffed {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+    // safetensors: an 8-byte header length, then the JSON header. A length of 640 starts with
+    // the bytes of a protocol 2 pickle (0x80 0x02), so the `{` decides.
+    if bytes.get(8) == Some(&b'{') {
+        Sniffed::Other
+    } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         Sniffed::Zip
     } else if bytes.first() == Some(&0x80) {
         Sniffed::Legacy

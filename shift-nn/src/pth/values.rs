@@ -252,6 +252,8 @@ const MODULE_PREFIXES: &[&str] = &[
     "customized_models.",
     "models.",
     "timm.",
+    // TorchScript archives (`torch.jit.save`) name their compiled classes so
+    "__torch__.",
 ];
 
 /// Classifies the global `module.name`.
