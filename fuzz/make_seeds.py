@@ -177,6 +177,12 @@ def packed_seeds():
     put("packed", "binary-5bit", packed_bytes(1, 5, 1, 3, [0]))
     put("packed", "ternary-2bit", packed_bytes(0, 2, 1, 40, [0, 0]))
     put("packed", "zero-rows", packed_bytes(0, 8, 0, 7, []))
+    # Regression inputs (shift-core/tests/packed_bytes.rs): a nonzero reserved byte, and a
+    # word count whose byte size overflows once the header is added.
+    reserved = bytearray(packed_bytes(0, 3, 2, 2, [0, 0]))
+    reserved[7] = 1
+    put("packed", "regression-reserved-byte", bytes(reserved))
+    put("packed", "regression-size-overflow", packed_bytes(0, 8, (2**64 - 1) // 8, 1, []))
 
 
 def space_seeds():

@@ -275,12 +275,18 @@ impl PackedShiftWeights {
         };
         let code_bits = bytes[6] as u32;
         check_weight_bits(code_bits).map_err(|e| bad(e.to_string()))?;
+        // to_bytes writes 0: anything else is another layout, not this one to be misread.
+        if bytes[7] != 0 {
+            return Err(bad(format!("reserved header byte is {}, not 0", bytes[7])));
+        }
         let read_u64 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
         let (rows, cols) = (read_u64(8) as usize, read_u64(16) as usize);
         let words_per_row = cols.div_ceil(codes_per_word(code_bits));
         let n_words = rows
             .checked_mul(words_per_row)
-            .filter(|n| n.checked_mul(8).map(|b| b + HEADER_LEN) == Some(bytes.len()))
+            .filter(|n| {
+                n.checked_mul(8).and_then(|b| b.checked_add(HEADER_LEN)) == Some(bytes.len())
+            })
             .ok_or_else(|| {
                 bad(format!(
                     "{} bytes do not hold a [{rows}, {cols}] matrix of {code_bits}-bit codes",
