@@ -106,12 +106,7 @@ impl KernelLayer {
                     options.act,
                     in_channels,
                     kernel,
-                    ConvGeometry {
-                        stride: geometry.stride,
-                        padding: geometry.padding,
-                        dilation: geometry.dilation,
-                        groups: geometry.groups,
-                    },
+                    kernel_geometry(&geometry),
                 )?),
             };
             return Ok(Self { op, level });
@@ -133,12 +128,7 @@ impl KernelLayer {
                 options.act,
                 in_channels,
                 kernel,
-                ConvGeometry {
-                    stride: geometry.stride,
-                    padding: geometry.padding,
-                    dilation: geometry.dilation,
-                    groups: geometry.groups,
-                },
+                kernel_geometry(&geometry),
             )?),
         };
         Ok(Self { op, level })
@@ -262,4 +252,15 @@ pub fn freeze_on(model: &mut dyn Model, device: &KernelDevice) -> Result<(usize,
         }
     }
     Ok((n, bytes))
+}
+
+/// The kernels' convolution geometry of a shift-nn convolution (the same four fields; the CPU
+/// and CUDA layers share this type).
+fn kernel_geometry(geometry: &shift_nn::ops::Conv2dGeometry) -> ConvGeometry {
+    ConvGeometry {
+        stride: geometry.stride,
+        padding: geometry.padding,
+        dilation: geometry.dilation,
+        groups: geometry.groups,
+    }
 }
