@@ -8,9 +8,10 @@ use crate::dispatch::Level;
 use crate::error::KernelError;
 use crate::fixed::{quantize, FixedOutput};
 use crate::gemm::gemm;
+use crate::kernel;
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
-use crate::pack::{im2col_panels, panels};
+use crate::pack::{im2col_panel, im2col_panels, panels};
 
 /// Stride, zero padding and dilation (rows, columns) and channel groups of a convolution;
 /// the default is PyTorch's (1, 0, 1, one group).
@@ -207,54 +208,74 @@ impl ShiftConv2d {
         let nr = level.panel_width();
         let n_panels = panels(p, nr);
         let mut totals = vec![0i64; batch * oc * p];
-        let buffers = || {
-            (
-                vec![0i32; n_panels * k * nr],
-                vec![0i64; n_panels * og * nr],
-            )
+        let group_len = cg * height * width;
+        // Batch 1: the image's panels at once, the GEMM's (panel, rows) tasks in parallel.
+        let one_image_parallel = |xi: &[i32], yi: &mut [i64]| {
+            let mut col = vec![0i32; n_panels * k * nr];
+            let mut tot = vec![0i64; n_panels * og * nr];
+            for g in 0..groups {
+                im2col_panels(&xi[g * group_len..][..group_len], &shape, cg, nr, &mut col);
+                let rows = g * og..(g + 1) * og;
+                gemm(
+                    level,
+                    &self.matrix,
+                    rows.clone(),
+                    &col,
+                    &plan.init[rows],
+                    plan.max_run,
+                    true,
+                    &mut tot,
+                );
+                // Panel j holds pixels j*nr.. of every row: copy the rows' pieces out.
+                for (r, y) in yi[g * og * p..(g + 1) * og * p]
+                    .chunks_exact_mut(p)
+                    .enumerate()
+                {
+                    for (j, y) in y.chunks_mut(nr).enumerate() {
+                        let at = (j * og + r) * nr;
+                        y.copy_from_slice(&tot[at..at + y.len()]);
+                    }
+                }
+            }
         };
-        let one_image =
-            |(col, tot): &mut (Vec<i32>, Vec<i64>), xi: &[i32], yi: &mut [i64], parallel: bool| {
-                let (col, tot) = (&mut col[..], &mut tot[..]);
-                for g in 0..groups {
-                    im2col_panels(
-                        &xi[g * cg * height * width..][..cg * height * width],
-                        &shape,
-                        cg,
-                        nr,
-                        col,
-                    );
-                    let rows = g * og..(g + 1) * og;
-                    gemm(
+        // Larger batches: one image per task, each panel built just before the micro-kernel
+        // reads it (so it is read from L1, and the column matrix never goes to memory).
+        let one_image = |(col, tot): &mut (Vec<i32>, Vec<i64>), xi: &[i32], yi: &mut [i64]| {
+            for g in 0..groups {
+                let xg = &xi[g * group_len..][..group_len];
+                let rows = g * og..(g + 1) * og;
+                for j in 0..n_panels {
+                    im2col_panel(xg, &shape, cg, nr, j, col);
+                    kernel::run(
                         level,
                         &self.matrix,
                         rows.clone(),
                         col,
-                        &plan.init[rows],
+                        &plan.init[rows.clone()],
                         plan.max_run,
-                        parallel,
                         tot,
                     );
-                    // Panel j holds pixels j*nr.. of every row: copy the rows' pieces out.
+                    let (p0, len) = (j * nr, nr.min(p - j * nr));
                     for (r, y) in yi[g * og * p..(g + 1) * og * p]
                         .chunks_exact_mut(p)
                         .enumerate()
                     {
-                        for (j, y) in y.chunks_mut(nr).enumerate() {
-                            let at = (j * og + r) * nr;
-                            y.copy_from_slice(&tot[at..at + y.len()]);
-                        }
+                        y[p0..p0 + len].copy_from_slice(&tot[r * nr..r * nr + len]);
                     }
                 }
-            };
+            }
+        };
         if p > 0 && oc > 0 {
             if batch == 1 {
-                one_image(&mut buffers(), &xq, &mut totals, true);
+                one_image_parallel(&xq, &mut totals);
             } else {
                 totals
                     .par_chunks_mut(oc * p)
                     .zip(xq.par_chunks(image.max(1)))
-                    .for_each_init(buffers, |buf, (yi, xi)| one_image(buf, xi, yi, false));
+                    .for_each_init(
+                        || (vec![0i32; k * nr], vec![0i64; og * nr]),
+                        |buf, (yi, xi)| one_image(buf, xi, yi),
+                    );
             }
         }
         Ok(FixedOutput {
