@@ -6,7 +6,7 @@ use shift_core::FixedPoint;
 
 use crate::dispatch::Level;
 use crate::error::KernelError;
-use crate::fixed::{quantize, FixedOutput};
+use crate::fixed::{quantize, quantize_into, total_to_f32, FixedOutput};
 use crate::gemm::gemm;
 use crate::kernel;
 use crate::layer::{plan, quantize_bias};
@@ -188,6 +188,49 @@ impl ShiftConv2d {
         width: usize,
         level: Level,
     ) -> Result<FixedOutput, KernelError> {
+        let mut exp = 0;
+        let totals = self.run(x, batch, height, width, level, |e| {
+            exp = e;
+            |y: &mut [i64], t: &[i64]| y.copy_from_slice(t)
+        })?;
+        Ok(FixedOutput { totals, exp })
+    }
+
+    /// [`Self::forward_fixed`] rounded to f32 (each output straight from its exact total,
+    /// without the `i64` outputs in memory).
+    pub fn forward(
+        &self,
+        x: &[f32],
+        batch: usize,
+        height: usize,
+        width: usize,
+        level: Level,
+    ) -> Result<Vec<f32>, KernelError> {
+        self.run(x, batch, height, width, level, |exp| {
+            move |y: &mut [f32], t: &[i64]| {
+                for (y, &t) in y.iter_mut().zip(t) {
+                    *y = total_to_f32(t, exp);
+                }
+            }
+        })
+    }
+
+    /// The convolution with each piece of exact totals (one output row's pixels of one
+    /// panel) stored by `store(exp)(dst, totals)`, where `exp` is the output grid's
+    /// exponent.
+    fn run<T, S>(
+        &self,
+        x: &[f32],
+        batch: usize,
+        height: usize,
+        width: usize,
+        level: Level,
+        store: impl FnOnce(i32) -> S,
+    ) -> Result<Vec<T>, KernelError>
+    where
+        T: Copy + Default + Send,
+        S: Fn(&mut [T], &[i64]) + Sync,
+    {
         let shape = self.shape(height, width);
         let image = self.in_channels * height * width;
         if x.len() != batch * image {
@@ -197,8 +240,15 @@ impl ShiftConv2d {
                 self.in_channels
             )));
         }
-        let (xq, max_abs) = quantize(x, self.act)?;
+        // Batch 1 quantises the whole input; larger batches quantise each image in its
+        // task (into a buffer that stays in cache), after one pass for the largest |q|.
+        let (xq, max_abs) = if batch == 1 {
+            quantize(x, self.act)?
+        } else {
+            (Vec::new(), max_abs_quantized(x, self.act)?)
+        };
         let plan = plan(&self.matrix, &self.bias, max_abs, self.act)?;
+        let store = store(plan.exp);
         let (oh, ow) = shape.output_size();
         let p = oh * ow;
         let oc = self.matrix.rows();
@@ -207,14 +257,17 @@ impl ShiftConv2d {
         let k = self.matrix.cols();
         let nr = level.panel_width();
         let n_panels = panels(p, nr);
-        let mut totals = vec![0i64; batch * oc * p];
+        let mut out = vec![T::default(); batch * oc * p];
         let group_len = cg * height * width;
-        // Batch 1: the image's panels at once, the GEMM's (panel, rows) tasks in parallel.
-        let one_image_parallel = |xi: &[i32], yi: &mut [i64]| {
+        if p == 0 || oc == 0 {
+            return Ok(out);
+        }
+        if batch == 1 {
+            // The image's panels at once, the GEMM's (panel, rows) tasks in parallel.
             let mut col = vec![0i32; n_panels * k * nr];
             let mut tot = vec![0i64; n_panels * og * nr];
             for g in 0..groups {
-                im2col_panels(&xi[g * group_len..][..group_len], &shape, cg, nr, &mut col);
+                im2col_panels(&xq[g * group_len..][..group_len], &shape, cg, nr, &mut col);
                 let rows = g * og..(g + 1) * og;
                 gemm(
                     level,
@@ -226,23 +279,28 @@ impl ShiftConv2d {
                     true,
                     &mut tot,
                 );
-                // Panel j holds pixels j*nr.. of every row: copy the rows' pieces out.
-                for (r, y) in yi[g * og * p..(g + 1) * og * p]
+                // Panel j holds pixels j*nr.. of every row: store the rows' pieces.
+                for (r, y) in out[g * og * p..(g + 1) * og * p]
                     .chunks_exact_mut(p)
                     .enumerate()
                 {
                     for (j, y) in y.chunks_mut(nr).enumerate() {
                         let at = (j * og + r) * nr;
-                        y.copy_from_slice(&tot[at..at + y.len()]);
+                        store(y, &tot[at..at + y.len()]);
                     }
                 }
             }
-        };
-        // Larger batches: one image per task, each panel built just before the micro-kernel
-        // reads it (so it is read from L1, and the column matrix never goes to memory).
-        let one_image = |(col, tot): &mut (Vec<i32>, Vec<i64>), xi: &[i32], yi: &mut [i64]| {
+            return Ok(out);
+        }
+        // One image per task, each panel built just before the micro-kernel reads it (so
+        // it is read from L1, and the column matrix never goes to memory).
+        let buffers = || (vec![0i32; image], vec![0i32; k * nr], vec![0i64; og * nr]);
+        let one_image = |(xq, col, tot): &mut (Vec<i32>, Vec<i32>, Vec<i64>),
+                         (yi, xi): (&mut [T], &[f32])| {
+            // No NaN and no value beyond max_abs: max_abs_quantized checked all of x.
+            quantize_into(xi, self.act, xq).expect("checked by max_abs_quantized");
             for g in 0..groups {
-                let xg = &xi[g * group_len..][..group_len];
+                let xg = &xq[g * group_len..][..group_len];
                 let rows = g * og..(g + 1) * og;
                 for j in 0..n_panels {
                     im2col_panel(xg, &shape, cg, nr, j, col);
@@ -260,39 +318,101 @@ impl ShiftConv2d {
                         .chunks_exact_mut(p)
                         .enumerate()
                     {
-                        y[p0..p0 + len].copy_from_slice(&tot[r * nr..r * nr + len]);
+                        store(&mut y[p0..p0 + len], &tot[r * nr..r * nr + len]);
                     }
                 }
             }
         };
-        if p > 0 && oc > 0 {
-            if batch == 1 {
-                one_image_parallel(&xq, &mut totals);
-            } else {
-                totals
-                    .par_chunks_mut(oc * p)
-                    .zip(xq.par_chunks(image.max(1)))
-                    .for_each_init(
-                        || (vec![0i32; k * nr], vec![0i64; og * nr]),
-                        |buf, (yi, xi)| one_image(buf, xi, yi),
-                    );
-            }
-        }
-        Ok(FixedOutput {
-            totals,
-            exp: plan.exp,
+        out.par_chunks_mut(oc * p)
+            .zip(x.par_chunks(image.max(1)))
+            .for_each_init(buffers, one_image);
+        Ok(out)
+    }
+}
+
+/// The largest `|q|` that [`quantize`] would return for `x`, with its errors (an
+/// unsupported format, the first NaN), without the quantised copy: `q` is monotonic in `x`,
+/// so it is the larger of the smallest and the largest value's.
+fn max_abs_quantized(x: &[f32], act: FixedPoint) -> Result<u64, KernelError> {
+    let (lo, hi, nan) = x
+        .par_chunks(1 << 14)
+        .map(|c| {
+            c.iter().fold(
+                (f32::INFINITY, f32::NEG_INFINITY, false),
+                |(lo, hi, nan), &v| {
+                    (
+                        if v < lo { v } else { lo },
+                        if v > hi { v } else { hi },
+                        nan | v.is_nan(),
+                    )
+                },
+            )
         })
+        .reduce(
+            || (f32::INFINITY, f32::NEG_INFINITY, false),
+            |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 | b.2),
+        );
+    if nan {
+        // quantize reports the first NaN's index.
+        return quantize(x, act).map(|(_, m)| m);
+    }
+    let ends: &[f32] = if x.is_empty() { &[] } else { &[lo, hi] };
+    let mut q = [0i32; 2];
+    quantize_into(ends, act, &mut q[..ends.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer() -> ShiftConv2d {
+        // 2 output channels over 2 input channels, 3x3, stride 1, padding 1.
+        let w: Vec<f32> = (0..36)
+            .map(|i| [0.5, -0.25, 1.0, 0.0, -0.125][i % 5])
+            .collect();
+        let geometry = ConvGeometry {
+            padding: (1, 1),
+            ..Default::default()
+        };
+        let m = ShiftMatrix::from_weights(&w, 2, 18).unwrap();
+        let act = FixedPoint::new(4, 8).unwrap();
+        ShiftConv2d::new(m, Some(&[0.3, -0.7]), act, 2, (3, 3), geometry).unwrap()
     }
 
-    /// [`Self::forward_fixed`] rounded to f32.
-    pub fn forward(
-        &self,
-        x: &[f32],
-        batch: usize,
-        height: usize,
-        width: usize,
-        level: Level,
-    ) -> Result<Vec<f32>, KernelError> {
-        Ok(self.forward_fixed(x, batch, height, width, level)?.to_f32())
+    #[test]
+    fn f32_outputs_are_the_rounded_totals_on_every_batch_path() {
+        let l = layer();
+        for batch in [1, 3] {
+            let x: Vec<f32> = (0..batch * 2 * 5 * 6)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.173)
+                .collect();
+            for level in Level::available() {
+                let fixed = l.forward_fixed(&x, batch, 5, 6, level).unwrap();
+                assert_eq!(l.forward(&x, batch, 5, 6, level).unwrap(), fixed.to_f32());
+            }
+        }
+    }
+
+    #[test]
+    fn largest_input_and_nan_are_found_as_quantize_finds_them() {
+        let act = FixedPoint::new(4, 8).unwrap();
+        let mut x: Vec<f32> = (0..100).map(|i| (i as f32 - 60.0) * 0.37).collect();
+        assert_eq!(
+            max_abs_quantized(&x, act).unwrap(),
+            quantize(&x, act).unwrap().1
+        );
+        x[77] = f32::NAN;
+        assert!(matches!(
+            max_abs_quantized(&x, act),
+            Err(KernelError::NanInput { index: 77 })
+        ));
+        let l = layer();
+        assert!(matches!(l.forward(&x[..60], 1, 5, 6, Level::Scalar), Ok(_)));
+        let mut xb = vec![0.5f32; 120];
+        xb[101] = f32::NAN;
+        assert!(matches!(
+            l.forward(&xb, 2, 5, 6, Level::Scalar),
+            Err(KernelError::NanInput { index: 101 })
+        ));
     }
 }
