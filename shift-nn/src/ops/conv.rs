@@ -10,7 +10,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::gemm::{sgemm, Mat};
+use super::gemm::Mat;
+use super::sgemm::{gemm, Level, OutLayout, PackedA, Store};
 use crate::error::{shape_err, NnError};
 use crate::tape::Var;
 use crate::tensor::Tensor;
@@ -55,6 +56,17 @@ struct Geometry {
     spec: Conv2dGeometry,
 }
 
+/// One kernel tap (one row of the column matrix): its input plane, its row and column
+/// offsets from the output pixel's top-left input, and the output columns `lo..hi` whose input
+/// column is inside the image.
+struct Tap {
+    plane: usize,
+    dy: isize,
+    dx: isize,
+    lo: usize,
+    hi: usize,
+}
+
 impl Geometry {
     fn k(&self) -> usize {
         self.c * self.kh * self.kw
@@ -90,7 +102,10 @@ impl Geometry {
     /// Fills one image's columns of a column matrix: row `(c, ky, kx)` of `col` (rows
     /// `stride` apart, this image's `P` columns from `offset`) holds, for every output pixel,
     /// the input value of `x [C, H, W]` under that kernel tap (0 in the padding). Each row
-    /// segment is a strided gather, a plain copy when the stride is 1.
+    /// segment is a strided gather, a plain copy when the stride is 1. The convolution packs
+    /// its GEMM panels directly ([`Self::pack_columns`], [`Self::pack_taps`]); this whole
+    /// matrix is the tests' reference.
+    #[cfg(test)]
     fn im2col(&self, x: &[f32], col: &mut [f32], stride: usize, offset: usize) {
         let g = *self;
         let p = g.p();
@@ -161,6 +176,107 @@ impl Geometry {
                 } else {
                     for i in 0..ox1 - ox0 {
                         dst[first + i * s] += src[ox0 + i];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The kernel taps of channel group `g`, in column-matrix row order.
+    fn taps(&self, g: usize) -> Vec<Tap> {
+        let (cg, kk) = (self.c / self.spec.groups, self.kh * self.kw);
+        (0..cg * kk)
+            .map(|t| {
+                let (ch, ky, kx) = (g * cg + t / kk, (t / self.kw) % self.kh, t % self.kw);
+                let dx = (kx * self.spec.dilation.1) as isize - self.spec.padding.1 as isize;
+                let (lo, hi) = self.valid_ox(dx);
+                Tap {
+                    plane: ch * self.h * self.w,
+                    dy: (ky * self.spec.dilation.0) as isize - self.spec.padding.0 as isize,
+                    dx,
+                    lo,
+                    hi,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes columns `j0..j0+w` of the column matrix of the images `xs` (`[images, C, H,
+    /// W]`, column `j` = image `j / P`, output pixel `j % P`), rows `taps`, into a GEMM
+    /// panel: `panel[t * nr + j - j0]`. The columns are walked in runs along one output
+    /// row, each run a copy (strided with a column stride) between zero-filled padding.
+    fn pack_columns(
+        &self,
+        xs: &[f32],
+        taps: &[Tap],
+        (j0, w): (usize, usize),
+        nr: usize,
+        panel: &mut [f32],
+    ) {
+        let (p, ow, sx) = (self.p(), self.ow, self.spec.stride.1);
+        let x_len = self.c * self.h * self.w;
+        let mut j = j0;
+        while j < j0 + w {
+            let (img, pix) = (j / p, j % p);
+            let (oy, ox0) = (pix / ow, pix % ow);
+            let len = (ow - ox0).min(j0 + w - j);
+            let x_img = &xs[img * x_len..][..x_len];
+            let iy0 = (oy * self.spec.stride.0) as isize;
+            for (t, tap) in taps.iter().enumerate() {
+                let dst = &mut panel[t * nr + j - j0..][..len];
+                let iy = iy0 + tap.dy;
+                // Valid output columns of this run: `a..b`.
+                let a = tap.lo.clamp(ox0, ox0 + len);
+                let b = tap.hi.clamp(a, ox0 + len);
+                if iy < 0 || iy as usize >= self.h || a == b {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let row = &x_img[tap.plane + iy as usize * self.w..][..self.w];
+                dst[..a - ox0].fill(0.0);
+                dst[b - ox0..].fill(0.0);
+                let first = (a as isize * sx as isize + tap.dx) as usize;
+                let out = &mut dst[a - ox0..b - ox0];
+                if sx == 1 {
+                    out.copy_from_slice(&row[first..first + (b - a)]);
+                } else {
+                    for (i, d) in out.iter_mut().enumerate() {
+                        *d = row[first + i * sx];
+                    }
+                }
+            }
+            j += len;
+        }
+    }
+
+    /// Writes the transposed column matrix of the images `xs` (`[images, C, H, W]`) into a
+    /// GEMM panel: row `img*P + pixel`, column `t` (one of `taps`) at
+    /// `panel[(img*P + pixel) * nr + t]`. One output row's panel rows are filled tap by tap,
+    /// a region small enough to stay in the first-level cache.
+    fn pack_taps(&self, xs: &[f32], taps: &[Tap], nr: usize, panel: &mut [f32]) {
+        let (p, ow, sx) = (self.p(), self.ow, self.spec.stride.1);
+        let x_len = self.c * self.h * self.w;
+        for (img, x_img) in xs.chunks_exact(x_len).enumerate() {
+            for oy in 0..self.oh {
+                let rows = &mut panel[(img * p + oy * ow) * nr..][..ow * nr];
+                let iy0 = (oy * self.spec.stride.0) as isize;
+                for (t, tap) in taps.iter().enumerate() {
+                    let iy = iy0 + tap.dy;
+                    let inside = iy >= 0 && (iy as usize) < self.h;
+                    let (lo, hi) = if inside { (tap.lo, tap.hi) } else { (0, 0) };
+                    for r in rows[..lo * nr].chunks_exact_mut(nr) {
+                        r[t] = 0.0;
+                    }
+                    for r in rows[hi.max(lo) * nr..].chunks_exact_mut(nr) {
+                        r[t] = 0.0;
+                    }
+                    if lo < hi {
+                        let row = &x_img[tap.plane + iy as usize * self.w..][..self.w];
+                        let first = (lo as isize * sx as isize + tap.dx) as usize;
+                        let src = row[first..].iter().step_by(sx);
+                        for (r, &v) in rows[lo * nr..hi * nr].chunks_exact_mut(nr).zip(src) {
+                            r[t] = v;
+                        }
                     }
                 }
             }
@@ -336,72 +452,44 @@ impl Tile {
     }
 }
 
-/// Builds the column matrix of a tile into `col` and returns it; a single 1x1-kernel image
-/// is its own column matrix.
-fn tile_columns<'a>(
-    geo: &Geometry,
-    xs: &'a [f32],
-    tile: &Tile,
-    col: &'a mut Vec<f32>,
-) -> &'a [f32] {
-    let (x_len, p) = (geo.c * geo.h * geo.w, geo.p());
-    if tile.images == 1 && geo.is_pointwise() {
-        return &xs[tile.first * x_len..][..x_len];
-    }
-    let cols = tile.images * p;
-    let col = sized(col, geo.k() * cols);
-    for i in 0..tile.images {
-        let x_n = &xs[(tile.first + i) * x_len..][..x_len];
-        geo.im2col(x_n, col, cols, i * p);
-    }
-    col
-}
-
 /// The forward pass: `y [N, OC, OH, OW]`.
+///
+/// Per task chunk and channel group, one GEMM over all the chunk's output pixels: the weight
+/// is packed once for the whole call, im2col values go straight into the GEMM's panels
+/// ([`Geometry::pack_columns`]), and the GEMM writes each image's NCHW block with the bias.
 fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
-    let (kg, ocg) = (k / groups, oc / groups);
+    let (kg, ocg, x_len) = (k / groups, oc / groups, geo.c * geo.h * geo.w);
+    let level = Level::detect();
+    let packed: Vec<(PackedA, Vec<Tap>)> = (0..groups)
+        .map(|g| {
+            let a = PackedA::new(level, ws, Mat::rm(ocg, kg).at(g * ocg * kg));
+            (a, geo.taps(g))
+        })
+        .collect();
     let chunk = geo.images_per_chunk();
+    let layout = OutLayout {
+        group: p,
+        ldc: p,
+        group_stride: oc * p,
+    };
     crate::tensor::par_build(geo.n * oc * p, chunk * oc * p, |ci, y_chunk| {
-        with_scratch(|[col, out, _]| {
-            for tile in Tile::of_chunk(geo, ci) {
-                let cols = tile.images * p;
-                let col = tile_columns(geo, xs, &tile, col);
-                let y_tile = &mut y_chunk[(tile.first - ci * chunk) * oc * p..][..oc * cols];
-                // One image's GEMM output is already its NCHW block, so the bias is written
-                // first and accumulated onto; several images share columns and are scattered
-                // to their blocks afterwards, bias added on the way.
-                let direct = tile.images == 1;
-                if direct {
-                    for (c, plane) in y_tile.chunks_exact_mut(p).enumerate() {
-                        plane.fill(bias.map_or(0.0, |b| b[c]));
-                    }
-                }
-                // With beta 0 the GEMM does not read its output, so stale scratch is fine.
-                let dst: &mut [f32] = if direct {
-                    y_tile
-                } else {
-                    sized(out, oc * cols)
-                };
-                for g in 0..groups {
-                    sgemm(
-                        1.0,
-                        (ws, Mat::rm(ocg, kg).at(g * ocg * kg)),
-                        (col, Mat::rm(kg, cols).at(g * kg * cols)),
-                        if direct { 1.0 } else { 0.0 },
-                        (&mut *dst, Mat::rm(ocg, cols).at(g * ocg * cols)),
-                    );
-                }
-                if !direct {
-                    let y_tile = &mut y_chunk[(tile.first - ci * chunk) * oc * p..][..oc * cols];
-                    for (i, y_n) in y_tile.chunks_exact_mut(oc * p).enumerate() {
-                        for (c, plane) in y_n.chunks_exact_mut(p).enumerate() {
-                            let b = bias.map_or(0.0, |b| b[c]);
-                            let src = &out[c * cols + i * p..][..p];
-                            plane.iter_mut().zip(src).for_each(|(y, v)| *y = v + b);
-                        }
-                    }
-                }
+        let images = y_chunk.len() / (oc * p).max(1);
+        let x_chunk = &xs[ci * chunk * x_len..][..images * x_len];
+        with_scratch(|[panel, _, _]| {
+            for (g, (a, taps)) in packed.iter().enumerate() {
+                gemm(
+                    a,
+                    images * p,
+                    |j0, w, pn| geo.pack_columns(x_chunk, taps, (j0, w), level.nr(), pn),
+                    &mut y_chunk[g * ocg * p..],
+                    layout,
+                    Store {
+                        accumulate: false,
+                        bias: bias.map(|b| &b[g * ocg..]),
+                    },
+                    panel,
+                );
             }
         })
     })
@@ -435,6 +523,21 @@ fn backward(
     } else {
         (0..n_chunks).map(|_| &mut [][..]).collect()
     };
+    let level = Level::detect();
+    let nr = level.nr();
+    // The transposed weight of each group, packed once for the input gradient.
+    let w_t: Vec<PackedA> = if need_x {
+        (0..groups)
+            .map(|g| PackedA::new(level, ws, Mat::rm(ocg, kg).at(g * ocg * kg).t()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let taps: Vec<Vec<Tap>> = if need_w {
+        (0..groups).map(|g| geo.taps(g)).collect()
+    } else {
+        Vec::new()
+    };
     let partials: Vec<Vec<f32>> = dx_chunks
         .par_iter_mut()
         .enumerate()
@@ -446,51 +549,67 @@ fn backward(
             // the layout of `f32`.
             let dx_chunk =
                 unsafe { &mut *(&mut **dx_chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            with_scratch(|[col, g_cols, gcol]| {
+            with_scratch(|[panel, _, gcol]| {
                 let mut gw = vec![0.0f32; if need_w { oc * kg } else { 0 }];
                 for tile in Tile::of_chunk(geo, ci) {
                     let cols = tile.images * p;
                     let g_tile = &gs[tile.first * oc * p..][..oc * cols];
-                    // The output gradient as `[OC, images*P]`, the layout of the forward GEMM.
-                    let g_mat: &[f32] = if tile.images == 1 {
-                        g_tile
-                    } else {
-                        let g_cols = sized(g_cols, oc * cols);
-                        for (i, g_n) in g_tile.chunks_exact(oc * p).enumerate() {
-                            for (c, plane) in g_n.chunks_exact(p).enumerate() {
-                                g_cols[c * cols + i * p..][..p].copy_from_slice(plane);
-                            }
-                        }
-                        g_cols
-                    };
+                    let x_tile = &xs[tile.first * x_len..][..tile.images * x_len];
+                    // Element (channel c, column j) of the output gradient as the forward
+                    // GEMM's `[OC, images*P]` output.
+                    let g_at = |c: usize, j: usize| g_tile[((j / p) * oc + c) * p + j % p];
                     if need_w {
-                        let col = tile_columns(geo, xs, &tile, col);
-                        for grp in 0..groups {
-                            sgemm(
-                                1.0,
-                                (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
-                                (col, Mat::rm(kg, cols).at(grp * kg * cols).t()),
-                                1.0,
-                                (&mut gw, Mat::rm(ocg, kg).at(grp * ocg * kg)),
+                        // dW += G · colᵀ, the tile's pixels as the depth: G packed as `A`,
+                        // the transposed column matrix written straight into `B`'s panels.
+                        for (grp, taps) in taps.iter().enumerate() {
+                            let a = PackedA::with(level, ocg, cols, |o, j| g_at(grp * ocg + o, j));
+                            gemm(
+                                &a,
+                                kg,
+                                |t0, w, pn| geo.pack_taps(x_tile, &taps[t0..t0 + w], nr, pn),
+                                &mut gw[grp * ocg * kg..],
+                                OutLayout::rows(kg, kg),
+                                Store {
+                                    accumulate: true,
+                                    bias: None,
+                                },
+                                panel,
                             );
                         }
                     }
                     if need_x {
                         let local = (tile.first - ci * chunk) * x_len;
                         let direct = tile.images == 1 && geo.is_pointwise();
-                        // Beta 0: the GEMM overwrites the stale scratch.
+                        // The GEMM overwrites the stale scratch.
                         let dst: &mut [f32] = if direct {
                             &mut dx_chunk[local..][..x_len]
                         } else {
                             sized(gcol, k * cols)
                         };
-                        for grp in 0..groups {
-                            sgemm(
-                                1.0,
-                                (ws, Mat::rm(ocg, kg).at(grp * ocg * kg).t()),
-                                (g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols)),
-                                0.0,
-                                (&mut *dst, Mat::rm(kg, cols).at(grp * kg * cols)),
+                        // dcol = Wᵀ · G, G's rows copied into `B`'s panels run by run.
+                        for (grp, a) in w_t.iter().enumerate() {
+                            gemm(
+                                a,
+                                cols,
+                                |j0, w, pn| {
+                                    for o in 0..ocg {
+                                        let mut j = j0;
+                                        while j < j0 + w {
+                                            let len = (p - j % p).min(j0 + w - j);
+                                            let src = ((j / p) * oc + grp * ocg + o) * p + j % p;
+                                            pn[o * nr + j - j0..][..len]
+                                                .copy_from_slice(&g_tile[src..][..len]);
+                                            j += len;
+                                        }
+                                    }
+                                },
+                                &mut dst[grp * kg * cols..],
+                                OutLayout::rows(cols, cols),
+                                Store {
+                                    accumulate: false,
+                                    bias: None,
+                                },
+                                panel,
                             );
                         }
                         if !direct {
@@ -518,3 +637,7 @@ fn backward(
     });
     (need_x.then_some(dx), gw)
 }
+
+#[cfg(test)]
+#[path = "conv_tests.rs"]
+mod tests;

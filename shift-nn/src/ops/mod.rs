@@ -9,6 +9,7 @@ mod join;
 mod linear;
 mod norm;
 mod pool;
+mod sgemm;
 mod shift;
 mod shift_l2;
 
