@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::gemm::Mat;
-use super::sgemm::{gemm, Level, OutLayout, PackedA, Store};
+use super::sgemm::{gemm, transpose_into, Level, OutLayout, PackedA, Store};
 use crate::error::{shape_err, NnError};
 use crate::tape::Var;
 use crate::tensor::Tensor;
@@ -251,34 +251,47 @@ impl Geometry {
 
     /// Writes the transposed column matrix of the images `xs` (`[images, C, H, W]`) into a
     /// GEMM panel: row `img*P + pixel`, column `t` (one of `taps`) at
-    /// `panel[(img*P + pixel) * nr + t]`. One output row's panel rows are filled tap by tap,
-    /// a region small enough to stay in the first-level cache.
-    fn pack_taps(&self, xs: &[f32], taps: &[Tap], nr: usize, panel: &mut [f32]) {
+    /// `panel[(img*P + pixel) * nr + t]`. Per output row, the taps' rows are gathered as
+    /// im2col does (copies between zero padding) into `tmp`, then transposed in 8 x 8 blocks.
+    fn pack_taps(
+        &self,
+        level: Level,
+        xs: &[f32],
+        taps: &[Tap],
+        nr: usize,
+        panel: &mut [f32],
+        tmp: &mut Vec<f32>,
+    ) {
         let (p, ow, sx) = (self.p(), self.ow, self.spec.stride.1);
         let x_len = self.c * self.h * self.w;
+        let rows = taps.len().div_ceil(8) * 8;
+        let tmp = sized(tmp, rows * ow);
+        // Rows past the taps stay zero: they become the panel's zero columns.
+        tmp[taps.len() * ow..].fill(0.0);
         for (img, x_img) in xs.chunks_exact(x_len).enumerate() {
             for oy in 0..self.oh {
-                let rows = &mut panel[(img * p + oy * ow) * nr..][..ow * nr];
                 let iy0 = (oy * self.spec.stride.0) as isize;
-                for (t, tap) in taps.iter().enumerate() {
+                for (tap, dst) in taps.iter().zip(tmp.chunks_exact_mut(ow)) {
                     let iy = iy0 + tap.dy;
-                    let inside = iy >= 0 && (iy as usize) < self.h;
-                    let (lo, hi) = if inside { (tap.lo, tap.hi) } else { (0, 0) };
-                    for r in rows[..lo * nr].chunks_exact_mut(nr) {
-                        r[t] = 0.0;
+                    if iy < 0 || iy as usize >= self.h || tap.lo == tap.hi {
+                        dst.fill(0.0);
+                        continue;
                     }
-                    for r in rows[hi.max(lo) * nr..].chunks_exact_mut(nr) {
-                        r[t] = 0.0;
-                    }
-                    if lo < hi {
-                        let row = &x_img[tap.plane + iy as usize * self.w..][..self.w];
-                        let first = (lo as isize * sx as isize + tap.dx) as usize;
-                        let src = row[first..].iter().step_by(sx);
-                        for (r, &v) in rows[lo * nr..hi * nr].chunks_exact_mut(nr).zip(src) {
-                            r[t] = v;
+                    let row = &x_img[tap.plane + iy as usize * self.w..][..self.w];
+                    dst[..tap.lo].fill(0.0);
+                    dst[tap.hi..].fill(0.0);
+                    let first = (tap.lo as isize * sx as isize + tap.dx) as usize;
+                    let out = &mut dst[tap.lo..tap.hi];
+                    if sx == 1 {
+                        out.copy_from_slice(&row[first..first + out.len()]);
+                    } else {
+                        for (i, d) in out.iter_mut().enumerate() {
+                            *d = row[first + i * sx];
                         }
                     }
                 }
+                let dst = &mut panel[(img * p + oy * ow) * nr..][..ow * nr];
+                transpose_into(level, tmp, (rows, ow, ow), dst, nr);
             }
         }
     }
@@ -308,14 +321,14 @@ thread_local! {
     /// Each worker thread's column, column-gradient and staging buffers, kept between calls:
     /// allocating them per call zeroed (and, for fresh pages, faulted in) up to a few MB per
     /// convolution, about a tenth of a ResNet-20 step.
-    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    static SCRATCH: RefCell<[Vec<f32>; 4]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new(), Vec::new()]) };
 }
 
-/// Runs `f` with this thread's three scratch buffers. Their contents are stale: callers
+/// Runs `f` with this thread's four scratch buffers. Their contents are stale: callers
 /// overwrite every element they read. The buffers are taken out for the call, so a nested
 /// call on the same thread (rayon work stealing) gets fresh empty ones instead of a borrow
 /// conflict.
-fn with_scratch<R>(f: impl FnOnce(&mut [Vec<f32>; 3]) -> R) -> R {
+fn with_scratch<R>(f: impl FnOnce(&mut [Vec<f32>; 4]) -> R) -> R {
     let mut bufs = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let r = f(&mut bufs);
     SCRATCH.with(|s| *s.borrow_mut() = bufs);
@@ -476,7 +489,7 @@ fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<
     crate::tensor::par_build(geo.n * oc * p, chunk * oc * p, |ci, y_chunk| {
         let images = y_chunk.len() / (oc * p).max(1);
         let x_chunk = &xs[ci * chunk * x_len..][..images * x_len];
-        with_scratch(|[panel, _, _]| {
+        with_scratch(|[panel, _, _, _]| {
             for (g, (a, taps)) in packed.iter().enumerate() {
                 gemm(
                     a,
@@ -549,24 +562,36 @@ fn backward(
             // the layout of `f32`.
             let dx_chunk =
                 unsafe { &mut *(&mut **dx_chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            with_scratch(|[panel, _, gcol]| {
+            with_scratch(|[panel, tmp, gcol, g_cols]| {
                 let mut gw = vec![0.0f32; if need_w { oc * kg } else { 0 }];
                 for tile in Tile::of_chunk(geo, ci) {
                     let cols = tile.images * p;
                     let g_tile = &gs[tile.first * oc * p..][..oc * cols];
                     let x_tile = &xs[tile.first * x_len..][..tile.images * x_len];
-                    // Element (channel c, column j) of the output gradient as the forward
-                    // GEMM's `[OC, images*P]` output.
-                    let g_at = |c: usize, j: usize| g_tile[((j / p) * oc + c) * p + j % p];
+                    // The output gradient as `[OC, images*P]`, the forward GEMM's output.
+                    let g_mat: &[f32] = if tile.images == 1 || !need_w {
+                        g_tile
+                    } else {
+                        let g_cols = sized(g_cols, oc * cols);
+                        for (i, g_n) in g_tile.chunks_exact(oc * p).enumerate() {
+                            for (c, plane) in g_n.chunks_exact(p).enumerate() {
+                                g_cols[c * cols + i * p..][..p].copy_from_slice(plane);
+                            }
+                        }
+                        g_cols
+                    };
                     if need_w {
                         // dW += G · colᵀ, the tile's pixels as the depth: G packed as `A`,
                         // the transposed column matrix written straight into `B`'s panels.
                         for (grp, taps) in taps.iter().enumerate() {
-                            let a = PackedA::with(level, ocg, cols, |o, j| g_at(grp * ocg + o, j));
+                            let a =
+                                PackedA::new(level, g_mat, Mat::rm(ocg, cols).at(grp * ocg * cols));
                             gemm(
                                 &a,
                                 kg,
-                                |t0, w, pn| geo.pack_taps(x_tile, &taps[t0..t0 + w], nr, pn),
+                                |t0, w, pn| {
+                                    geo.pack_taps(level, x_tile, &taps[t0..t0 + w], nr, pn, tmp)
+                                },
                                 &mut gw[grp * ocg * kg..],
                                 OutLayout::rows(kg, kg),
                                 Store {

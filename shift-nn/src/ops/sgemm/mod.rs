@@ -23,6 +23,9 @@
 //! portable kernel, which the compiler turns into native fused multiply-adds there.
 
 mod kernel;
+mod pack;
+
+pub(crate) use pack::transpose_into;
 
 use std::sync::OnceLock;
 
