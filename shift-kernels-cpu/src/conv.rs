@@ -11,7 +11,7 @@ use crate::gemm::gemm;
 use crate::kernel;
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
-use crate::pack::{im2col_panel, im2col_panels, panels};
+use crate::pack::{im2col_panel, im2col_panels, padded_size, panels};
 
 /// Stride, zero padding and dilation (rows, columns) and channel groups of a convolution;
 /// the default is PyTorch's (1, 0, 1, one group).
@@ -240,13 +240,9 @@ impl ShiftConv2d {
                 self.in_channels
             )));
         }
-        // Batch 1 quantises the whole input; larger batches quantise each image in its
-        // task (into a buffer that stays in cache), after one pass for the largest |q|.
-        let (xq, max_abs) = if batch == 1 {
-            quantize(x, self.act)?
-        } else {
-            (Vec::new(), max_abs_quantized(x, self.act)?)
-        };
+        // Each image is quantised (zero-padded) where it is used, into a buffer that stays
+        // in cache, after one pass for the largest |q|.
+        let max_abs = max_abs_quantized(x, self.act)?;
         let plan = plan(&self.matrix, &self.bias, max_abs, self.act)?;
         let store = store(plan.exp);
         let (oh, ow) = shape.output_size();
@@ -258,12 +254,35 @@ impl ShiftConv2d {
         let nr = level.panel_width();
         let n_panels = panels(p, nr);
         let mut out = vec![T::default(); batch * oc * p];
-        let group_len = cg * height * width;
+        let (hp, wp) = padded_size(&shape);
+        let group_len = cg * hp * wp;
+        let padded = |xi: &[f32], xq: &mut [i32]| {
+            // No NaN and no value beyond max_abs: max_abs_quantized checked all of x.
+            let (ph, pw) = self.geometry.padding;
+            for (plane, dst) in xi
+                .chunks_exact(height * width)
+                .zip(xq.chunks_exact_mut(hp * wp))
+            {
+                dst[..ph * wp].fill(0);
+                dst[(ph + height) * wp..].fill(0);
+                for (src, dst) in plane
+                    .chunks_exact(width)
+                    .zip(dst[ph * wp..].chunks_exact_mut(wp))
+                {
+                    dst[..pw].fill(0);
+                    dst[pw + width..].fill(0);
+                    quantize_into(src, self.act, &mut dst[pw..pw + width])
+                        .expect("checked by max_abs_quantized");
+                }
+            }
+        };
         if p == 0 || oc == 0 {
             return Ok(out);
         }
         if batch == 1 {
             // The image's panels at once, the GEMM's (panel, rows) tasks in parallel.
+            let mut xq = vec![0i32; self.in_channels * hp * wp];
+            padded(x, &mut xq);
             let mut col = vec![0i32; n_panels * k * nr];
             let mut tot = vec![0i64; n_panels * og * nr];
             for g in 0..groups {
@@ -294,11 +313,16 @@ impl ShiftConv2d {
         }
         // One image per task, each panel built just before the micro-kernel reads it (so
         // it is read from L1, and the column matrix never goes to memory).
-        let buffers = || (vec![0i32; image], vec![0i32; k * nr], vec![0i64; og * nr]);
+        let buffers = || {
+            (
+                vec![0i32; self.in_channels * hp * wp],
+                vec![0i32; k * nr],
+                vec![0i64; og * nr],
+            )
+        };
         let one_image = |(xq, col, tot): &mut (Vec<i32>, Vec<i32>, Vec<i64>),
                          (yi, xi): (&mut [T], &[f32])| {
-            // No NaN and no value beyond max_abs: max_abs_quantized checked all of x.
-            quantize_into(xi, self.act, xq).expect("checked by max_abs_quantized");
+            padded(xi, xq);
             for g in 0..groups {
                 let xg = &xq[g * group_len..][..group_len];
                 let rows = g * og..(g + 1) * og;

@@ -34,7 +34,13 @@ pub fn quantize_into(x: &[f32], act: FixedPoint, out: &mut [i32]) -> Result<u64,
     let mut nan = false;
     for (o, &v) in out.iter_mut().zip(x) {
         nan |= v.is_nan();
-        let q = (v * scale).floor().clamp(lo, hi) as i32;
+        // floor(clamp(y)) == clamp(floor(y)) as the bounds are integers. The floor is
+        // truncation, one less where that rounded up: exact, as |y| < 2^31 after the clamp
+        // and a truncated |t| >= 2^24 is y itself. (`f32::floor` is a libm call on the
+        // baseline x86-64 target, without SSE4.1's roundps: 3x slower.)
+        let y = (v * scale).clamp(lo, hi);
+        let t = y as i32;
+        let q = t - ((t as f32) > y) as i32;
         max_abs = max_abs.max(q.unsigned_abs() as u64);
         *o = q;
     }

@@ -32,10 +32,16 @@ pub fn pack_rows_transposed(x: &[i32], n: usize, k: usize, nr: usize, out: &mut 
     }
 }
 
-/// im2col of one image straight into panels: `x [C, H, W]` (the channels of one group),
-/// rows `(c, ky, kx)` of the column matrix, columns the output pixels, zero in the padding.
-/// `out.len() == panels(OH*OW, nr) * (C*KH*KW) * nr`.
-pub fn im2col_panels(x: &[i32], shape: &Conv2dShape, channels: usize, nr: usize, out: &mut [i32]) {
+/// Rows and columns of an image zero-padded for `shape` (its padding on both sides).
+pub fn padded_size(shape: &Conv2dShape) -> (usize, usize) {
+    let (ph, pw) = shape.geometry.padding;
+    (shape.height + 2 * ph, shape.width + 2 * pw)
+}
+
+/// im2col of one image straight into panels: `xp [C, HP, WP]` (the channels of one group,
+/// zero-padded: see [`padded_size`]), rows `(c, ky, kx)` of the column matrix, columns the
+/// output pixels. `out.len() == panels(OH*OW, nr) * (C*KH*KW) * nr`.
+pub fn im2col_panels(xp: &[i32], shape: &Conv2dShape, channels: usize, nr: usize, out: &mut [i32]) {
     let (oh, ow) = shape.output_size();
     let k = channels * shape.kernel.0 * shape.kernel.1;
     assert_eq!(
@@ -44,7 +50,7 @@ pub fn im2col_panels(x: &[i32], shape: &Conv2dShape, channels: usize, nr: usize,
         "im2col_panels: panel length"
     );
     for (j, panel) in out.chunks_exact_mut((k * nr).max(1)).enumerate() {
-        im2col_panel(x, shape, channels, nr, j, panel);
+        im2col_panel(xp, shape, channels, nr, j, panel);
     }
 }
 
@@ -52,79 +58,76 @@ pub fn im2col_panels(x: &[i32], shape: &Conv2dShape, channels: usize, nr: usize,
 /// `j * nr ..` of one image, so a convolution can build each panel just before the
 /// micro-kernel reads it, while it is in L1.
 ///
-/// Each panel row is written once: the pixels of one output row read a contiguous (stride 1)
-/// or evenly spaced run of one input row, so the row is copied in runs, with zeros written
-/// only where the window leaves the image.
+/// The input is zero-padded, so the pixels of one output row read a contiguous (stride 1)
+/// or evenly spaced run of one input row with no bounds to test: each panel row is a few
+/// straight copies (one of `nr` values when the output rows are at least `nr` long).
 pub fn im2col_panel(
-    x: &[i32],
+    xp: &[i32],
     shape: &Conv2dShape,
     channels: usize,
     nr: usize,
     j: usize,
     out: &mut [i32],
 ) {
-    let (h, w) = (shape.height, shape.width);
+    match nr {
+        32 => im2col_panel_nr::<32>(xp, shape, channels, j, out),
+        16 => im2col_panel_nr::<16>(xp, shape, channels, j, out),
+        8 => im2col_panel_nr::<8>(xp, shape, channels, j, out),
+        _ => panic!("im2col_panel: panel width {nr} is not 8, 16 or 32"),
+    }
+}
+
+fn im2col_panel_nr<const NR: usize>(
+    xp: &[i32],
+    shape: &Conv2dShape,
+    channels: usize,
+    j: usize,
+    out: &mut [i32],
+) {
+    let (hp, wp) = padded_size(shape);
     let (kh, kw) = shape.kernel;
     let (oh, ow) = shape.output_size();
     let k = channels * kh * kw;
-    assert_eq!(x.len(), channels * h * w, "im2col_panel: input length");
-    assert_eq!(out.len(), k * nr, "im2col_panel: panel length");
-    assert!(j * nr < oh * ow, "im2col_panel: panel {j} out of range");
-    assert!(nr <= 64, "im2col_panel: panel width {nr} above 64");
+    assert_eq!(xp.len(), channels * hp * wp, "im2col_panel: input length");
+    assert_eq!(out.len(), k * NR, "im2col_panel: panel length");
+    assert!(j * NR < oh * ow, "im2col_panel: panel {j} out of range");
     let g = &shape.geometry;
-    // The panel's pixels split into pieces of one output row each: (oy, ox0, len).
-    let p0 = j * nr;
-    let width = nr.min(oh * ow - p0);
-    let mut pieces = [(0usize, 0usize, 0usize); 64];
+    let (s, d) = (g.stride, g.dilation);
+    // The panel's pixels split into pieces of one output row each: (offset of the piece's
+    // first input in a channel plane, without the kernel offset; length).
+    let p0 = j * NR;
+    let width = NR.min(oh * ow - p0);
+    let mut pieces = [(0usize, 0usize); NR];
     let (mut n_pieces, mut c) = (0, 0);
     while c < width {
         let (oy, ox0) = ((p0 + c) / ow, (p0 + c) % ow);
         let len = (ow - ox0).min(width - c);
-        pieces[n_pieces] = (oy, ox0, len);
+        pieces[n_pieces] = (oy * s.0 * wp + ox0 * s.1, len);
         n_pieces += 1;
         c += len;
     }
-    for (row, dst) in out.chunks_exact_mut(nr).enumerate() {
+    let pieces = &pieces[..n_pieces];
+    for (row, dst) in out.chunks_exact_mut(NR).enumerate() {
         let (ch, ky, kx) = (row / (kh * kw), (row / kw) % kh, row % kw);
-        let plane = &x[ch * h * w..][..h * w];
-        let dx = (kx * g.dilation.1) as isize - g.padding.1 as isize;
+        let plane = &xp[ch * hp * wp..][..hp * wp];
+        let shift = ky * d.0 * wp + kx * d.1;
+        if pieces.len() == 1 && pieces[0].1 == NR {
+            let at = pieces[0].0 + shift;
+            dst.copy_from_slice(&plane[at..at + NR]);
+            continue;
+        }
         let mut c = 0;
-        for &(oy, ox0, len) in &pieces[..n_pieces] {
+        for &(at, len) in pieces {
+            let src = &plane[at + shift..];
             let seg = &mut dst[c..c + len];
-            c += len;
-            let iy = (oy * g.stride.0 + ky * g.dilation.0) as isize - g.padding.0 as isize;
-            if iy < 0 || iy as usize >= h {
-                seg.fill(0);
-                continue;
-            }
-            let src = &plane[iy as usize * w..][..w];
-            // Input column of piece entry t: ix0 + t * stride.
-            let s = g.stride.1 as isize;
-            let ix0 = ox0 as isize * s + dx;
-            // Entries t in [t0, t1) read inside the row.
-            let t0 = if ix0 < 0 { (-ix0 + s - 1) / s } else { 0 }.min(len as isize);
-            let t1 = if ix0 >= w as isize {
-                t0
+            if s.1 == 1 {
+                seg.copy_from_slice(&src[..len]);
             } else {
-                ((w as isize - ix0 + s - 1) / s).clamp(t0, len as isize)
-            };
-            let (t0, t1) = (t0 as usize, t1 as usize);
-            seg[..t0].fill(0);
-            seg[t1..].fill(0);
-            if t1 == t0 {
-                continue;
-            }
-            let first = (ix0 + (t0 as isize) * s) as usize;
-            if s == 1 {
-                seg[t0..t1].copy_from_slice(&src[first..first + (t1 - t0)]);
-            } else {
-                for (d, &v) in seg[t0..t1]
-                    .iter_mut()
-                    .zip(src[first..].iter().step_by(s as usize))
-                {
+                for (d, &v) in seg.iter_mut().zip(src.iter().step_by(s.1)) {
                     *d = v;
                 }
             }
+            c += len;
         }
         dst[width..].fill(0);
     }
