@@ -32,64 +32,6 @@ pub(crate) fn gemv(
         });
 }
 
-/// Batch 1 on the AVX-512 table path: `None` (nothing written) when it does not apply
-/// (another level, shifts that do not fit a table, or inputs too large for a chunk of 4).
-pub(crate) fn gemv_table(
-    level: Level,
-    m: &ShiftMatrix,
-    x: &[i32],
-    max_input: u64,
-    init: &[i64],
-    out: &mut [i64],
-) -> Option<()> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::table;
-        if level != Level::Avx512 || !level.is_supported() {
-            return None;
-        }
-        let codes = m.table()?;
-        let kc = table::chunk(max_input, m.span())?;
-        let tables = table::tables(x, codes);
-        let blocks = m.rows().div_ceil(table::BLOCK);
-        let mut init_pad = init.to_vec();
-        init_pad.resize(blocks * table::BLOCK, 0);
-        let mut tot = vec![0i64; blocks * table::BLOCK];
-        let per_task = TABLE_BLOCKS * table::BLOCK;
-        tot.par_chunks_mut(per_task)
-            .zip(init_pad.par_chunks(per_task))
-            .enumerate()
-            .for_each(|(task, (o, i))| {
-                let b0 = task * TABLE_BLOCKS;
-                let nb = o.len() / table::BLOCK;
-                // SAFETY: AVX-512F was detected; the buffers hold nb blocks.
-                unsafe {
-                    crate::kernel::avx512::gemv_table(
-                        &codes.codes,
-                        codes.groups,
-                        &tables,
-                        b0..b0 + nb,
-                        kc,
-                        i,
-                        o,
-                    )
-                };
-            });
-        out.copy_from_slice(&tot[..m.rows()]);
-        Some(())
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (level, m, x, max_input, init, out);
-        None
-    }
-}
-
-/// Row blocks of 16 per task of [`gemv_table`]: enough rows to reuse each chunk's tables
-/// from L1.
-#[cfg(target_arch = "x86_64")]
-const TABLE_BLOCKS: usize = 16;
-
 /// Rows per task of [`gemv`].
 const GEMV_ROW_BLOCK: usize = 64;
 

@@ -5,10 +5,11 @@ use shift_core::FixedPoint;
 use crate::dispatch::Level;
 use crate::error::KernelError;
 use crate::fixed::{quantize, FixedOutput};
-use crate::gemm::{gemm, gemv, gemv_table};
+use crate::gemm::{gemm, gemv};
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
 use crate::pack::{pack_rows_transposed, panels};
+use crate::table::gemv_table;
 
 /// A frozen linear shift layer: weights `[out, in]` in kernel form, the bias on the
 /// activations' fixed-point grid, and the activation format.

@@ -1,97 +1,328 @@
-//! The batch-1 table path (AVX-512): per input `k` a 32-entry table `T_k[t]` of `+q_k << t`
-//! (`t < 16`) and `-q_k << (t - 16)` (`t >= 16`, entry 15 is 0 for zero weights), built once
-//! per call with shifts; each weight is a 5-bit table index. Sixteen rows sit in the lanes of
-//! one register: per input, one `vpermt2d` looks up the sixteen rows' terms and one `vpaddd`
-//! adds them. Indices are packed four inputs to a `u32` (one byte each), so a lane's index
-//! for the next input is a right shift away (`vpermt2d` reads only the low 5 bits).
+//! The batch-1 table path (AVX-512). Per input `k` a table `T_k[t]` of its possible terms,
+//! `+q_k << t` and `-q_k << t` for every level `t` of the layer (and 0 for zero weights),
+//! built once per call with shifts; each weight is a table index. Sixteen rows sit in the
+//! lanes of one register, so one permute looks up sixteen rows' terms of one input and one
+//! `vpaddd` adds them.
+//!
+//! Two index widths:
+//! - **4 bits** when the layer spans at most 8 levels (7 with zero weights): 16-entry tables,
+//!   one register each, looked up with `vpermd`; eight indices per `u32` lane.
+//! - **5 bits** up to 16 levels (15 with zeros): 32-entry tables in two registers, looked up
+//!   with `vpermt2d`; six indices per `u32` lane.
+//!
+//! Either permute reads only the low 4 or 5 bits of a lane, so the next input's index is one
+//! right shift away. The kernel keeps the tables of a run of inputs in registers and sweeps
+//! every row block of its task past them, so a table is loaded once per task rather than once
+//! per row block, and the indices stream in the order they are stored.
 //!
 //! Exact under the same rule as the other paths: a table entry is at most `M 2^(span-1)`, a
 //! chunk of `kc` inputs sums at most `kc M 2^(span-1) <= 2^31 - 1` in `i32`, then widens into
-//! the `i64` totals. Used when the layer spans at most 16 shift levels (15 if it has zeros)
-//! and a chunk of at least 4 inputs fits.
+//! the `i64` totals.
 
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
+use crate::dispatch::Level;
 use crate::matrix::ShiftMatrix;
 
 /// Rows per block (lanes of one register).
 pub(crate) const BLOCK: usize = 16;
-/// Index of the zero entry.
-const ZERO: u8 = 15;
+/// Row blocks per task: the unit of the index layout and of the parallel split.
+pub(crate) const TASK_BLOCKS: usize = 16;
 
-/// The weights as table indices: `[row block][k / 4][16 lanes]`, each `u32` holding the
-/// indices of inputs `4g..4g+4` of one row (byte `j` for input `4g + j`).
+/// The weights as table indices, laid out for the kernel's sweep: task `t` (blocks
+/// `16t..16t+nb`) holds `[word g][block][16 lanes]`, each `u32` lane holding the indices of
+/// inputs `per_word*g ..` of one row, `bits` bits each, lowest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableCodes {
-    /// `ceil(cols / 4)`.
-    pub groups: usize,
-    /// Whether index 15 stands for zero weights (the layer spans at most 15 levels).
+    /// Bits per index: 4 or 5.
+    pub bits: u32,
+    /// Indices per `u32`: 8 or 6.
+    pub per_word: usize,
+    /// `ceil(cols / per_word)`.
+    pub words: usize,
+    /// Row blocks, `ceil(rows / 16)`.
+    pub blocks: usize,
+    /// The index of zero weights (and of padding), when the layer has a slot for it.
+    pub zero: u32,
+    /// Whether `zero` stands for zero weights (otherwise it is a level the layer uses, and the
+    /// layer has no zero weights).
     pub zero_slot: bool,
     pub codes: Vec<u32>,
+}
+
+impl TableCodes {
+    /// Entries per table.
+    pub fn entries(&self) -> usize {
+        1 << self.bits
+    }
+
+    /// Offset of word `g` of block `b` in `codes`.
+    pub fn at(&self, b: usize, g: usize) -> usize {
+        let (task, b_in) = (b / TASK_BLOCKS, b % TASK_BLOCKS);
+        let nb = self.task_blocks(task);
+        ((task * TASK_BLOCKS * self.words) + g * nb + b_in) * BLOCK
+    }
+
+    /// Row blocks of task `task`.
+    pub fn task_blocks(&self, task: usize) -> usize {
+        (self.blocks - task * TASK_BLOCKS).min(TASK_BLOCKS)
+    }
 }
 
 /// The indices of `m`, or `None` when its shifts do not fit a 32-entry table.
 pub(crate) fn build(m: &ShiftMatrix) -> Option<TableCodes> {
     let zero_weights = m.nonzeros() < m.rows() * m.cols();
-    if m.span() > 16 || (zero_weights && m.span() > 15) {
+    let fits = |levels: u32| m.span() < levels || (!zero_weights && m.span() == levels);
+    let bits = if fits(8) {
+        4
+    } else if fits(16) {
+        5
+    } else {
         return None;
-    }
-    let zero_slot = m.span() <= 15;
-    let groups = m.cols().div_ceil(4);
+    };
+    let half = 1u32 << (bits - 1);
+    let zero = 2 * half - 1;
+    let per_word = (32 / bits) as usize;
+    let words = m.cols().div_ceil(per_word);
     let blocks = m.rows().div_ceil(BLOCK);
-    let mut bytes = vec![ZERO; blocks * groups * BLOCK * 4];
+    let mut t = TableCodes {
+        bits,
+        per_word,
+        words,
+        blocks,
+        zero,
+        zero_slot: m.span() < half,
+        codes: Vec::new(),
+    };
+    let padding: u32 = (0..per_word).fold(0, |w, j| w | zero << (bits as usize * j));
+    let mut codes = vec![padding; blocks * words * BLOCK];
     for r in 0..m.rows() {
         let (b, lane) = (r / BLOCK, r % BLOCK);
         for seg in m.segments(r) {
             let (pos, neg) = m.indices(seg);
-            for (list, off) in [(pos, 0u8), (neg, 16u8)] {
+            for (list, off) in [(pos, 0), (neg, half)] {
                 for &k in list {
                     let k = k as usize;
-                    let at = ((b * groups + k / 4) * BLOCK + lane) * 4 + k % 4;
-                    bytes[at] = seg.shift as u8 + off;
+                    let field = bits as usize * (k % per_word);
+                    let word = &mut codes[t.at(b, k / per_word) + lane];
+                    *word = (*word & !(zero << field)) | (seg.shift + off) << field;
                 }
             }
         }
     }
-    let codes = bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    Some(TableCodes {
-        groups,
-        zero_slot,
-        codes,
-    })
+    t.codes = codes;
+    Some(t)
 }
 
-/// Inputs per `i32` chunk for inputs of magnitude at most `max_input` (a multiple of 4),
-/// or `None` when not even 4 fit.
-pub(crate) fn chunk(max_input: u64, span: u32) -> Option<usize> {
+/// Inputs per `i32` chunk for inputs of magnitude at most `max_input` (a multiple of the
+/// layout's indices per word), or `None` when not even one word's inputs fit.
+pub(crate) fn chunk(max_input: u64, span: u32, per_word: usize) -> Option<usize> {
     let entry = (max_input as u128) << (span.max(1) - 1);
     if entry == 0 {
-        return Some(usize::MAX & !3);
+        return Some(usize::MAX - usize::MAX % per_word);
     }
-    let kc = (i32::MAX as u128 / entry).min(1 << 20) as usize & !3;
-    (kc >= 4).then_some(kc)
+    let kc = (i32::MAX as u128 / entry).min(1 << 20) as usize;
+    let kc = kc - kc % per_word;
+    (kc >= per_word).then_some(kc)
 }
 
-/// The tables of one call: `[k][32]`, inputs past `cols` zero; entry 15 is 0 when the
-/// codes use it for zero weights (`codes.zero_slot`).
+/// The tables of one call: `[k][entries]` for `words * per_word` inputs, those past
+/// `x.len()` all zero. Entry `t < half` is `q << t`, `half + t` is `-(q << t)`; the zero
+/// slot, when the layer has one, is 0.
 pub(crate) fn tables(x: &[i32], codes: &TableCodes) -> Vec<i32> {
-    let groups = codes.groups;
-    let mut t = vec![0i32; groups * 4 * 32];
-    for (k, &q) in x.iter().enumerate() {
-        let row = &mut t[k * 32..(k + 1) * 32];
-        for s in 0..16 {
+    let e = codes.entries();
+    let half = e / 2;
+    let mut t = vec![0i32; codes.words * codes.per_word * e];
+    for (row, &q) in t.chunks_exact_mut(e).zip(x) {
+        for s in 0..half {
             // |q << s| fits: the chunk rule bounds every entry of the layer's span; entries
             // above the span are never looked up (wrapping keeps them harmless).
-            let v = (q as i64) << s;
-            row[s] = v as i32;
-            row[16 + s] = (v as i32).wrapping_neg();
+            let v = ((q as i64) << s) as i32;
+            row[s] = v;
+            row[half + s] = v.wrapping_neg();
         }
         if codes.zero_slot {
-            row[ZERO as usize] = 0;
+            row[codes.zero as usize] = 0;
         }
     }
     t
+}
+
+/// Batch 1 on the AVX-512 table path: `out[r]` is `init[r]` plus row `r` of `m` against `x`,
+/// row tasks in parallel; `None` (nothing written) when the path does not apply (another
+/// level, shifts that do not fit a table, or inputs whose two digits are still too large for
+/// a chunk of one word).
+pub(crate) fn gemv_table(
+    level: Level,
+    m: &ShiftMatrix,
+    x: &[i32],
+    max_input: u64,
+    init: &[i64],
+    out: &mut [i64],
+) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level != Level::Avx512 || !level.is_supported() {
+            return None;
+        }
+        if !std::arch::is_x86_feature_detected!("avx512bw") {
+            return None;
+        }
+        let codes = m.table()?;
+        let mut init_pad = init.to_vec();
+        init_pad.resize(codes.blocks * BLOCK, 0);
+        let tot = if let Some(kc) = chunk(max_input, m.span(), codes.per_word) {
+            run(codes, &tables(x, codes), kc, &init_pad)
+        } else {
+            // Entries too large for a chunk: split each input into two digits,
+            // `q = hi 2^s + lo` with `0 <= lo < 2^s`, and look up each digit's terms.
+            let s = (u64::BITS - max_input.leading_zeros()).div_ceil(2);
+            let digit_max = (max_input >> s) + 1;
+            let kc = chunk(digit_max.max(1 << s), m.span(), codes.per_word)?;
+            let lo: Vec<i32> = x.iter().map(|&q| q & ((1 << s) - 1)).collect();
+            let hi: Vec<i32> = x.iter().map(|&q| q >> s).collect();
+            let lo = run(codes, &tables(&lo, codes), kc, &init_pad);
+            let zeros = vec![0; init_pad.len()];
+            let hi = run(codes, &tables(&hi, codes), kc, &zeros);
+            lo.iter()
+                .zip(&hi)
+                .map(|(l, h)| l.wrapping_add(h << s))
+                .collect()
+        };
+        out.copy_from_slice(&tot[..m.rows()]);
+        Some(())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, m, x, max_input, init, out);
+        None
+    }
+}
+
+/// The totals of every row block (`init` plus the rows against `tables`), tasks in parallel.
+#[cfg(target_arch = "x86_64")]
+fn run(codes: &TableCodes, tables: &[i32], kc: usize, init: &[i64]) -> Vec<i64> {
+    use rayon::prelude::*;
+    let mut tot = init.to_vec();
+    tot.par_chunks_mut(TASK_BLOCKS * BLOCK)
+        .enumerate()
+        .for_each(|(task, o)| {
+            // SAFETY: the caller checked AVX-512F and BW; `o` holds the task's blocks.
+            unsafe { crate::kernel::avx512_table::task(codes, tables, task, kc, o) };
+        });
+    tot
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::gemm::gemv;
+
+    /// A deterministic pseudo-random matrix of weights `0` or `±2^-p`, `p < span`.
+    fn matrix(rows: usize, cols: usize, span: u32, zeros: bool, seed: u64) -> ShiftMatrix {
+        let mut s = seed;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) as u32
+        };
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                // The first two weights are the range's ends, so the span is exactly `span`.
+                let p = [span - 1, 0]
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| next() % span);
+                let sign = match next() % if zeros { 3 } else { 2 } {
+                    _ if i < 2 => 1.0,
+                    0 => 1.0,
+                    1 => -1.0,
+                    _ => 0.0,
+                };
+                sign * (-(p as f32)).exp2()
+            })
+            .collect();
+        ShiftMatrix::from_weights(&w, rows, cols).unwrap()
+    }
+
+    #[test]
+    fn both_index_widths_equal_the_portable_gemv() {
+        if !Level::Avx512.is_supported() {
+            return;
+        }
+        for (span, zeros, bits) in [
+            (8, false, 4),
+            (7, true, 4),
+            (1, false, 4),
+            (8, true, 5),
+            (16, false, 5),
+            (15, true, 5),
+            (12, false, 5),
+        ] {
+            for (rows, cols) in [(1, 2), (3, 7), (17, 9), (255, 49), (300, 13), (513, 260)] {
+                let m = matrix(rows, cols, span, zeros, (rows * 31 + cols) as u64);
+                assert_eq!(m.span(), span);
+                // Tiny matrices may draw no zero weight.
+                let bits = if m.nonzeros() == rows * cols && span == 8 {
+                    4
+                } else {
+                    bits
+                };
+                assert_eq!(m.table().unwrap().bits, bits, "span {span} zeros {zeros}");
+                let init: Vec<i64> = (0..rows as i64).map(|r| r * 1000 - 7).collect();
+                let per_word = m.table().unwrap().per_word;
+                // Small inputs (long chunks), inputs that leave chunks of one word, and inputs
+                // too large for any chunk (split into two digits).
+                let fit = (i32::MAX as u64 >> (span - 1)) / per_word as u64;
+                for max_input in [128u64, fit, fit * 64, 1 << 30] {
+                    let mut s = max_input;
+                    let x: Vec<i32> = (0..cols)
+                        .map(|i| {
+                            s = s.wrapping_mul(2862933555777580963).wrapping_add(3);
+                            let v = ((s >> 20) % (2 * max_input + 1)) as i64 - max_input as i64;
+                            // The bound itself, once, in either sign.
+                            match i {
+                                0 => max_input as i64,
+                                1 => -(max_input as i64),
+                                _ => v,
+                            }
+                            .clamp(-(i32::MAX as i64), i32::MAX as i64)
+                                as i32
+                        })
+                        .collect();
+                    let direct = chunk(max_input, span, per_word);
+                    assert_eq!(direct.is_some(), max_input <= fit, "chunk rule");
+                    let max_run = (i32::MAX as u64 / max_input) as usize;
+                    let mut want = vec![0i64; rows];
+                    gemv(Level::Scalar, &m, &x, &init, max_run, &mut want);
+                    let mut got = vec![0i64; rows];
+                    let took = gemv_table(Level::Avx512, &m, &x, max_input, &init, &mut got);
+                    if took.is_none() {
+                        // Only a 2^30 bound with 16 levels leaves digits too large.
+                        assert!(
+                            max_input == 1 << 30 && span >= 15,
+                            "span {span} |x| {max_input}"
+                        );
+                        continue;
+                    }
+                    assert_eq!(
+                        got, want,
+                        "[{rows}x{cols}] span {span} zeros {zeros} |x| <= {max_input}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_hold_whole_words_and_never_overflow() {
+        assert_eq!(chunk(1 << 16, 8, 8), Some(248));
+        assert_eq!(chunk(1 << 16, 16, 6), None);
+        assert_eq!(chunk(0, 16, 6).unwrap() % 6, 0);
+        for (m, span, per_word) in [(255u64, 16u32, 6usize), (1 << 20, 4, 8), (3, 9, 6)] {
+            let kc = chunk(m, span, per_word).unwrap();
+            assert!(((kc as u128) * (m as u128)) << (span - 1) <= i32::MAX as u128);
+        }
+    }
 }

@@ -16,6 +16,8 @@ use crate::matrix::ShiftMatrix;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512_table;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub(crate) mod scalar;
