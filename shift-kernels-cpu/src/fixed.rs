@@ -30,20 +30,30 @@ pub fn quantize_into(x: &[f32], act: FixedPoint, out: &mut [i32]) -> Result<u64,
             act.frac_bits()
         )));
     }
-    let mut max_abs = 0u64;
+    // floor(clamp(y)) == clamp(floor(y)) as the bounds are integers. The floor is
+    // truncation, one less where that rounded up: exact, as |y| < 2^31 after the clamp and a
+    // truncated |t| >= 2^24 is y itself. (`f32::floor` is a libm call on the baseline x86-64
+    // target, without SSE4.1's roundps.) floor is monotonic, so the largest |q| is that of
+    // the smallest or the largest y, tracked in f32 (SSE2 has no 32- or 64-bit integer max).
+    let floor = |y: f32| {
+        // SAFETY (of the callers' `to_int_unchecked`): y lies in [lo, hi], integers within
+        // i32 (hi < 2^31 was checked, lo = -hi - 2^F >= -2^31), and is not NaN.
+        let t = unsafe { y.to_int_unchecked::<i32>() };
+        t - ((t as f32) > y) as i32
+    };
+    let (mut y_min, mut y_max) = (0f32, 0f32);
     let mut nan = false;
     for (o, &v) in out.iter_mut().zip(x) {
         nan |= v.is_nan();
-        // floor(clamp(y)) == clamp(floor(y)) as the bounds are integers. The floor is
-        // truncation, one less where that rounded up: exact, as |y| < 2^31 after the clamp
-        // and a truncated |t| >= 2^24 is y itself. (`f32::floor` is a libm call on the
-        // baseline x86-64 target, without SSE4.1's roundps: 3x slower.)
-        let y = (v * scale).clamp(lo, hi);
-        let t = y as i32;
-        let q = t - ((t as f32) > y) as i32;
-        max_abs = max_abs.max(q.unsigned_abs() as u64);
-        *o = q;
+        // The comparisons send NaN to lo (the call is then an error).
+        let y = v * scale;
+        let y = if y > lo { y } else { lo };
+        let y = if y < hi { y } else { hi };
+        y_min = if y < y_min { y } else { y_min };
+        y_max = if y > y_max { y } else { y_max };
+        *o = floor(y);
     }
+    let max_abs = floor(y_min).unsigned_abs().max(floor(y_max).unsigned_abs()) as u64;
     if nan {
         let index = x.iter().position(|v| v.is_nan()).unwrap_or(0);
         return Err(KernelError::NanInput { index });
