@@ -4,7 +4,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::for_each_run;
+use super::{for_each_run, for_each_step, Step};
 use crate::matrix::ShiftMatrix;
 
 const NR: usize = 32;
@@ -28,12 +28,10 @@ pub(crate) unsafe fn rows(
     for (r, row) in rows.enumerate() {
         let t0 = _mm512_set1_epi64(init[r]);
         let mut t = [t0; 4];
-        for seg in m.segments(row) {
-            let (pos, neg) = m.indices(seg);
-            let count = _mm_cvtsi32_si128(seg.shift as i32);
-            for_each_run(pos, neg, max_run, |pos, neg| {
-                let mut a0 = _mm512_setzero_si512();
-                let mut a1 = _mm512_setzero_si512();
+        let mut a0 = _mm512_setzero_si512();
+        let mut a1 = _mm512_setzero_si512();
+        for_each_step(m, row, max_run, |step| match step {
+            Step::Add(pos, neg) => {
                 for &k in pos {
                     // SAFETY: k < m.cols(), so the 32 values at k << 5 lie in the panel.
                     unsafe {
@@ -50,6 +48,14 @@ pub(crate) unsafe fn rows(
                         a1 = _mm512_sub_epi32(a1, _mm512_loadu_si512(x.add(16).cast()));
                     }
                 }
+            }
+            Step::Scale(d) => {
+                let count = _mm_cvtsi32_si128(d as i32);
+                a0 = _mm512_sll_epi32(a0, count);
+                a1 = _mm512_sll_epi32(a1, count);
+            }
+            Step::Flush(s) => {
+                let count = _mm_cvtsi32_si128(s as i32);
                 let wide = [
                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(a0)),
                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(a0)),
@@ -59,8 +65,10 @@ pub(crate) unsafe fn rows(
                 for (t, w) in t.iter_mut().zip(wide) {
                     *t = _mm512_add_epi64(*t, _mm512_sll_epi64(w, count));
                 }
-            });
-        }
+                a0 = _mm512_setzero_si512();
+                a1 = _mm512_setzero_si512();
+            }
+        });
         for (i, t) in t.iter().enumerate() {
             // SAFETY: out holds rows.len() * 32 values.
             unsafe { _mm512_storeu_si512(dst.add(r * NR + 8 * i).cast(), *t) };

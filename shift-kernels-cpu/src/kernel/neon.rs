@@ -4,7 +4,7 @@
 use std::arch::aarch64::*;
 use std::ops::Range;
 
-use super::for_each_run;
+use super::{for_each_step, Step};
 use crate::matrix::ShiftMatrix;
 
 const NR: usize = 8;
@@ -28,13 +28,10 @@ pub(crate) unsafe fn rows(
     for (r, row) in rows.enumerate() {
         let t0 = vdupq_n_s64(init[r]);
         let mut t = [t0; 4];
-        for seg in m.segments(row) {
-            let (pos, neg) = m.indices(seg);
-            // vshlq_s64 shifts left by a positive count; counts of 64 and above give 0.
-            let count = vdupq_n_s64(seg.shift.min(64) as i64);
-            for_each_run(pos, neg, max_run, |pos, neg| {
-                let mut a0 = vdupq_n_s32(0);
-                let mut a1 = vdupq_n_s32(0);
+        let mut a0 = vdupq_n_s32(0);
+        let mut a1 = vdupq_n_s32(0);
+        for_each_step(m, row, max_run, |step| match step {
+            Step::Add(pos, neg) => {
                 for &k in pos {
                     // SAFETY: k < m.cols(), so the 8 values at k << 3 lie in the panel.
                     unsafe {
@@ -51,6 +48,16 @@ pub(crate) unsafe fn rows(
                         a1 = vsubq_s32(a1, vld1q_s32(x.add(4)));
                     }
                 }
+            }
+            Step::Scale(d) => {
+                // vshlq_s32 shifts left by a positive count (d <= 30).
+                let count = vdupq_n_s32(d as i32);
+                a0 = vshlq_s32(a0, count);
+                a1 = vshlq_s32(a1, count);
+            }
+            Step::Flush(s) => {
+                // vshlq_s64 shifts left by a positive count; counts of 64 and above give 0.
+                let count = vdupq_n_s64(s.min(64) as i64);
                 let wide = [
                     vmovl_s32(vget_low_s32(a0)),
                     vmovl_high_s32(a0),
@@ -60,8 +67,10 @@ pub(crate) unsafe fn rows(
                 for (t, w) in t.iter_mut().zip(wide) {
                     *t = vaddq_s64(*t, vshlq_s64(w, count));
                 }
-            });
-        }
+                a0 = vdupq_n_s32(0);
+                a1 = vdupq_n_s32(0);
+            }
+        });
         for (i, t) in t.iter().enumerate() {
             // SAFETY: out holds rows.len() * 8 values.
             unsafe { vst1q_s64(dst.add(r * NR + 2 * i), *t) };

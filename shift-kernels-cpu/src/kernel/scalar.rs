@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::for_each_run;
+use super::{for_each_run, for_each_step, Step};
 use crate::matrix::ShiftMatrix;
 
 const NR: usize = 8;
@@ -18,10 +18,9 @@ pub(crate) fn rows(
 ) {
     for (r, row) in rows.enumerate() {
         let mut total = [init[r]; NR];
-        for seg in m.segments(row) {
-            let (pos, neg) = m.indices(seg);
-            for_each_run(pos, neg, max_run, |pos, neg| {
-                let mut acc = [0i32; NR];
+        let mut acc = [0i32; NR];
+        for_each_step(m, row, max_run, |step| match step {
+            Step::Add(pos, neg) => {
                 for &k in pos {
                     let x: &[i32; NR] = panel[(k as usize) << 3..][..NR].try_into().unwrap();
                     for c in 0..NR {
@@ -34,11 +33,19 @@ pub(crate) fn rows(
                         acc[c] = acc[c].wrapping_sub(x[c]);
                     }
                 }
-                for c in 0..NR {
-                    total[c] = total[c].wrapping_add(shl(acc[c] as i64, seg.shift));
+            }
+            Step::Scale(d) => {
+                for a in &mut acc {
+                    *a <<= d;
                 }
-            });
-        }
+            }
+            Step::Flush(s) => {
+                for c in 0..NR {
+                    total[c] = total[c].wrapping_add(shl(acc[c] as i64, s));
+                }
+                acc = [0; NR];
+            }
+        });
         out[r * NR..(r + 1) * NR].copy_from_slice(&total);
     }
 }
