@@ -33,27 +33,44 @@ pub fn quantize_into(x: &[f32], act: FixedPoint, out: &mut [i32]) -> Result<u64,
     // floor(clamp(y)) == clamp(floor(y)) as the bounds are integers. The floor is
     // truncation, one less where that rounded up: exact, as |y| < 2^31 after the clamp and a
     // truncated |t| >= 2^24 is y itself. (`f32::floor` is a libm call on the baseline x86-64
-    // target, without SSE4.1's roundps.) floor is monotonic, so the largest |q| is that of
-    // the smallest or the largest y, tracked in f32 (SSE2 has no 32- or 64-bit integer max).
+    // target, without SSE4.1's roundps.)
     let floor = |y: f32| {
         // SAFETY (of the callers' `to_int_unchecked`): y lies in [lo, hi], integers within
         // i32 (hi < 2^31 was checked, lo = -hi - 2^F >= -2^31), and is not NaN.
         let t = unsafe { y.to_int_unchecked::<i32>() };
         t - ((t as f32) > y) as i32
     };
-    let (mut y_min, mut y_max) = (0f32, 0f32);
-    let mut nan = false;
-    for (o, &v) in out.iter_mut().zip(x) {
-        nan |= v.is_nan();
-        // The comparisons send NaN to lo (the call is then an error).
+    // Eight independent lanes (so the loop vectorises); the tail in lane 0. NaN is caught
+    // as the one value not equal to itself.
+    let (mut q_min, mut q_max, mut nan) = ([0i32; 8], [0i32; 8], [0u32; 8]);
+    let mut chunks = out.chunks_exact_mut(8).zip(x.chunks_exact(8));
+    for (o, v) in &mut chunks {
+        for i in 0..8 {
+            nan[i] |= (v[i] != v[i]) as u32;
+            // The comparisons send NaN to lo (the call is then an error).
+            let y = v[i] * scale;
+            let y = if y > lo { y } else { lo };
+            let y = if y < hi { y } else { hi };
+            let q = floor(y);
+            q_min[i] = q_min[i].min(q);
+            q_max[i] = q_max[i].max(q);
+            o[i] = q;
+        }
+    }
+    let done = x.len() / 8 * 8;
+    for (o, &v) in out[done..].iter_mut().zip(&x[done..]) {
+        nan[0] |= v.is_nan() as u32;
         let y = v * scale;
         let y = if y > lo { y } else { lo };
-        let y = if y < hi { y } else { hi };
-        y_min = if y < y_min { y } else { y_min };
-        y_max = if y > y_max { y } else { y_max };
-        *o = floor(y);
+        let q = floor(if y < hi { y } else { hi });
+        q_min[0] = q_min[0].min(q);
+        q_max[0] = q_max[0].max(q);
+        *o = q;
     }
-    let max_abs = floor(y_min).unsigned_abs().max(floor(y_max).unsigned_abs()) as u64;
+    let nan = nan.iter().any(|&n| n != 0);
+    let q_min = q_min.iter().fold(0, |a, &b| a.min(b));
+    let q_max = q_max.iter().fold(0, |a, &b| a.max(b));
+    let max_abs = q_min.unsigned_abs().max(q_max.unsigned_abs()) as u64;
     if nan {
         let index = x.iter().position(|v| v.is_nan()).unwrap_or(0);
         return Err(KernelError::NanInput { index });
