@@ -256,10 +256,13 @@ impl ShiftConv2d {
         let mut out = vec![T::default(); batch * oc * p];
         let (hp, wp) = padded_size(&shape);
         let group_len = cg * hp * wp;
-        let padded = |xi: &[f32], xq: &mut [i32]| {
+        // Quantises one image into `tmp`, then copies it into `xq` with zero borders (one call
+        // of quantize_into per image, not per row).
+        let padded = |xi: &[f32], tmp: &mut [i32], xq: &mut [i32]| {
             // No NaN and no value beyond max_abs: max_abs_quantized checked all of x.
+            quantize_into(xi, self.act, tmp).expect("checked by max_abs_quantized");
             let (ph, pw) = self.geometry.padding;
-            for (plane, dst) in xi
+            for (plane, dst) in tmp
                 .chunks_exact(height * width)
                 .zip(xq.chunks_exact_mut(hp * wp))
             {
@@ -271,8 +274,7 @@ impl ShiftConv2d {
                 {
                     dst[..pw].fill(0);
                     dst[pw + width..].fill(0);
-                    quantize_into(src, self.act, &mut dst[pw..pw + width])
-                        .expect("checked by max_abs_quantized");
+                    dst[pw..pw + width].copy_from_slice(src);
                 }
             }
         };
@@ -282,7 +284,7 @@ impl ShiftConv2d {
         if batch == 1 {
             // The image's panels at once, the GEMM's (panel, rows) tasks in parallel.
             let mut xq = vec![0i32; self.in_channels * hp * wp];
-            padded(x, &mut xq);
+            padded(x, &mut vec![0i32; image], &mut xq);
             let mut col = vec![0i32; n_panels * k * nr];
             let mut tot = vec![0i64; n_panels * og * nr];
             for g in 0..groups {
@@ -315,14 +317,15 @@ impl ShiftConv2d {
         // it is read from L1, and the column matrix never goes to memory).
         let buffers = || {
             (
+                vec![0i32; image],
                 vec![0i32; self.in_channels * hp * wp],
                 vec![0i32; k * nr],
                 vec![0i64; og * nr],
             )
         };
-        let one_image = |(xq, col, tot): &mut (Vec<i32>, Vec<i32>, Vec<i64>),
-                         (yi, xi): (&mut [T], &[f32])| {
-            padded(xi, xq);
+        type Buffers = (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i64>);
+        let one_image = |(tmp, xq, col, tot): &mut Buffers, (yi, xi): (&mut [T], &[f32])| {
+            padded(xi, tmp, xq);
             for g in 0..groups {
                 let xg = &xq[g * group_len..][..group_len];
                 let rows = g * og..(g + 1) * og;

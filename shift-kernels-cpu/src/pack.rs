@@ -107,28 +107,36 @@ fn im2col_panel_nr<const NR: usize>(
         c += len;
     }
     let pieces = &pieces[..n_pieces];
-    for (row, dst) in out.chunks_exact_mut(NR).enumerate() {
-        let (ch, ky, kx) = (row / (kh * kw), (row / kw) % kh, row % kw);
-        let plane = &xp[ch * hp * wp..][..hp * wp];
-        let shift = ky * d.0 * wp + kx * d.1;
-        if pieces.len() == 1 && pieces[0].1 == NR {
-            let at = pieces[0].0 + shift;
-            dst.copy_from_slice(&plane[at..at + NR]);
-            continue;
-        }
-        let mut c = 0;
-        for &(at, len) in pieces {
-            let src = &plane[at + shift..];
-            let seg = &mut dst[c..c + len];
-            if s.1 == 1 {
-                seg.copy_from_slice(&src[..len]);
-            } else {
-                for (d, &v) in seg.iter_mut().zip(src.iter().step_by(s.1)) {
-                    *d = v;
+    let mut rows = out.chunks_exact_mut(NR);
+    for plane in xp.chunks_exact(hp * wp) {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let dst: &mut [i32; NR] = rows.next().expect("k rows").try_into().unwrap();
+                let shift = ky * d.0 * wp + kx * d.1;
+                if let [(at, len)] = *pieces {
+                    if len == NR {
+                        // The common case (output rows at least NR long): one fixed-size copy.
+                        let src: &[i32; NR] =
+                            plane[at + shift..at + shift + NR].try_into().unwrap();
+                        *dst = *src;
+                        continue;
+                    }
                 }
+                let mut c = 0;
+                for &(at, len) in pieces {
+                    let src = &plane[at + shift..];
+                    let seg = &mut dst[c..c + len];
+                    if s.1 == 1 {
+                        seg.copy_from_slice(&src[..len]);
+                    } else {
+                        for (d, &v) in seg.iter_mut().zip(src.iter().step_by(s.1)) {
+                            *d = v;
+                        }
+                    }
+                    c += len;
+                }
+                dst[width..].fill(0);
             }
-            c += len;
         }
-        dst[width..].fill(0);
     }
 }
