@@ -515,6 +515,9 @@ impl Tile {
 /// is packed once for the whole call, im2col values go straight into the GEMM's panels
 /// ([`Geometry::pack_columns`]), and the GEMM writes each image's NCHW block with the bias.
 fn forward(geo: &Geometry, xs: &[f32], ws: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if geo.is_depthwise() {
+        return depthwise::forward(geo, xs, ws, bias);
+    }
     let (p, k, oc, groups) = (geo.p(), geo.k(), geo.oc, geo.spec.groups);
     let (kg, ocg, x_len) = (k / groups, oc / groups, geo.c * geo.h * geo.w);
     let level = Level::detect();
@@ -565,6 +568,9 @@ fn backward(
     need_x: bool,
     need_w: bool,
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
+    if geo.is_depthwise() {
+        return depthwise::backward(geo, xs, ws, gs, need_x, need_w);
+    }
     if need_x {
         if let Some((t_geo, w_t)) = geo.input_gradient_as_conv(ws) {
             let dx = forward(&t_geo, gs, &w_t, None);
@@ -713,6 +719,9 @@ fn backward(
     });
     (need_x.then_some(dx), gw)
 }
+
+#[path = "conv_depthwise.rs"]
+mod depthwise;
 
 #[cfg(test)]
 #[path = "conv_tests.rs"]

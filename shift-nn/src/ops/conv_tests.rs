@@ -41,7 +41,7 @@ fn im2col_matrixmultiply(geo: &Geometry, xs: &[f32], ws: &[f32], bias: &[f32]) -
 type Case = ([usize; 4], [usize; 4], usize, usize, usize, usize);
 
 /// The geometries tested.
-const CASES: [Case; 12] = [
+const CASES: [Case; 14] = [
     ([3, 16, 32, 32], [16, 16, 3, 3], 1, 1, 1, 1),
     ([2, 16, 32, 32], [32, 16, 3, 3], 2, 1, 1, 1),
     ([5, 32, 8, 8], [64, 32, 1, 1], 1, 0, 1, 1),
@@ -54,6 +54,8 @@ const CASES: [Case; 12] = [
     ([4, 6, 4, 4], [6, 1, 3, 3], 2, 1, 1, 6),
     ([2, 6, 9, 9], [4, 3, 3, 3], 1, 2, 2, 2),
     ([2, 3, 4, 4], [5, 3, 1, 1], 1, 1, 1, 1),
+    ([2, 5, 20, 37], [5, 1, 5, 5], 1, 2, 1, 5),
+    ([2, 4, 13, 21], [4, 1, 3, 3], 2, 2, 2, 4),
 ];
 
 /// The backward pass as it was before the packed-panel GEMM: per image, the weight gradient
@@ -154,27 +156,32 @@ fn backward_matches_im2col_and_matrixmultiply() {
     }
 }
 
-/// The forward and backward passes do not depend on the thread count, bit for bit.
+/// The forward and backward passes do not depend on the thread count, bit for bit (GEMM
+/// and depthwise paths).
 #[test]
 fn conv_is_the_same_on_one_and_four_threads() {
-    let geo = geometry(&[37, 8, 10, 10], &[16, 8, 3, 3], Conv2dGeometry::default()).unwrap();
-    let xs = values(37 * 8 * 100, 4);
-    let ws = values(16 * 8 * 9, 5);
-    let run = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| forward(&geo, &xs, &ws, None))
-    };
-    assert_eq!(run(1), run(4));
-    let gs = values(37 * 16 * 100, 6);
-    let run_back = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| backward(&geo, &xs, &ws, &gs, true, true))
-    };
-    assert_eq!(run_back(1), run_back(4));
+    for (wd, groups) in [([16, 8, 3, 3], 1), ([8, 1, 3, 3], 8)] {
+        let spec = Conv2dGeometry {
+            padding: (1, 1),
+            groups,
+            ..Conv2dGeometry::default()
+        };
+        let geo = geometry(&[37, 8, 10, 10], &wd, spec).unwrap();
+        let xs = values(37 * 8 * 100, 4);
+        let ws = values(wd.iter().product(), 5);
+        let gs = values(37 * wd[0] * 100, 6);
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                (
+                    forward(&geo, &xs, &ws, None),
+                    backward(&geo, &xs, &ws, &gs, true, true),
+                )
+            })
+        };
+        assert_eq!(run(1), run(4), "groups {groups}");
+    }
 }
