@@ -11,7 +11,7 @@ use crate::gemm::gemm;
 use crate::kernel;
 use crate::layer::{plan, quantize_bias};
 use crate::matrix::ShiftMatrix;
-use crate::pack::{im2col_panel, im2col_panels, padded_size, panels};
+use crate::pack::{im2col_panel, im2col_panels, padded_size, panels, AlignedBuf};
 
 /// Stride, zero padding and dilation (rows, columns) and channel groups of a convolution;
 /// the default is PyTorch's (1, 0, 1, one group).
@@ -285,7 +285,7 @@ impl ShiftConv2d {
             // The image's panels at once, the GEMM's (panel, rows) tasks in parallel.
             let mut xq = vec![0i32; self.in_channels * hp * wp];
             padded(x, &mut vec![0i32; image], &mut xq);
-            let mut col = vec![0i32; n_panels * k * nr];
+            let mut col = AlignedBuf::zeroed(n_panels * k * nr);
             let mut tot = vec![0i64; n_panels * og * nr];
             for g in 0..groups {
                 im2col_panels(&xq[g * group_len..][..group_len], &shape, cg, nr, &mut col);
@@ -319,11 +319,11 @@ impl ShiftConv2d {
             (
                 vec![0i32; image],
                 vec![0i32; self.in_channels * hp * wp],
-                vec![0i32; k * nr],
+                AlignedBuf::zeroed(k * nr),
                 vec![0i64; og * nr],
             )
         };
-        type Buffers = (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i64>);
+        type Buffers = (Vec<i32>, Vec<i32>, AlignedBuf, Vec<i64>);
         let one_image = |(tmp, xq, col, tot): &mut Buffers, (yi, xi): (&mut [T], &[f32])| {
             padded(xi, tmp, xq);
             for g in 0..groups {

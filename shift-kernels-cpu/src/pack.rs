@@ -140,3 +140,41 @@ fn im2col_panel_nr<const NR: usize>(
         }
     }
 }
+
+/// A zeroed `i32` buffer whose start is aligned to 64 bytes, so that every row of a 16- or
+/// 32-column panel lies in whole cache lines: an unaligned 64-byte load spans two lines and
+/// costs two of the core's loads.
+pub struct AlignedBuf {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([i32; 16]);
+
+impl AlignedBuf {
+    /// `len` zeros.
+    pub fn zeroed(len: usize) -> Self {
+        Self {
+            lines: vec![Line([0; 16]); len.div_ceil(16)],
+            len,
+        }
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [i32];
+    fn deref(&self) -> &[i32] {
+        // SAFETY: the lines hold at least len initialised i32, contiguous (repr(C), no
+        // padding: 64 bytes of data at an alignment of 64).
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [i32] {
+        // SAFETY: as in deref, and the borrow is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
+    }
+}
