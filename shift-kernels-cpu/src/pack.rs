@@ -97,6 +97,7 @@ fn im2col_panel_nr<const NR: usize>(
     // first input in a channel plane, without the kernel offset; length).
     let p0 = j * NR;
     let width = NR.min(oh * ow - p0);
+    // (Set up once per panel; the per-row loop below only adds.)
     let mut pieces = [(0usize, 0usize); NR];
     let (mut n_pieces, mut c) = (0, 0);
     while c < width {
@@ -108,11 +109,19 @@ fn im2col_panel_nr<const NR: usize>(
     }
     let pieces = &pieces[..n_pieces];
     let mut rows = out.chunks_exact_mut(NR);
+    // The kernel tap (ky, kx) reads its pieces `shift = ky * dy + kx * dx` further on, walked
+    // by additions (the per-row loop holds no multiply).
+    let (dy, dx) = (d.0 * wp, d.1);
     for plane in xp.chunks_exact(hp * wp) {
-        for ky in 0..kh {
-            for kx in 0..kw {
+        let mut row_shift = 0;
+        for _ in 0..kh {
+            let mut shift = row_shift;
+            row_shift += dy;
+            for _ in 0..kw {
                 let dst: &mut [i32; NR] = rows.next().expect("k rows").try_into().unwrap();
-                let shift = ky * d.0 * wp + kx * d.1;
+                let at_shift = shift;
+                shift += dx;
+                let shift = at_shift;
                 if let [(at, len)] = *pieces {
                     if len == NR {
                         // The common case (output rows at least NR long): one fixed-size copy.
