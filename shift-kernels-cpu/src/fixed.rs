@@ -40,13 +40,12 @@ pub fn quantize_into(x: &[f32], act: FixedPoint, out: &mut [i32]) -> Result<u64,
         let t = unsafe { y.to_int_unchecked::<i32>() };
         t - ((t as f32) > y) as i32
     };
-    // Eight independent lanes (so the loop vectorises); the tail in lane 0. NaN is caught
-    // as the one value not equal to itself.
+    // Eight independent lanes (so the loop vectorises); the tail in lane 0.
     let (mut q_min, mut q_max, mut nan) = ([0i32; 8], [0i32; 8], [0u32; 8]);
     let mut chunks = out.chunks_exact_mut(8).zip(x.chunks_exact(8));
     for (o, v) in &mut chunks {
         for i in 0..8 {
-            nan[i] |= (v[i] != v[i]) as u32;
+            nan[i] |= v[i].is_nan() as u32;
             // The comparisons send NaN to lo (the call is then an error).
             let y = v[i] * scale;
             let y = if y > lo { y } else { lo };

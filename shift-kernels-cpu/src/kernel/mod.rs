@@ -203,7 +203,7 @@ mod tests {
                 .map(|_| match rng.gen_range(0..5) {
                     0 => 0.0,
                     s => {
-                        let p = -(rng.gen_range(0..span) as i32);
+                        let p = -rng.gen_range(0..span);
                         (if s % 2 == 0 { 1.0 } else { -1.0 }) * shift_core::exp2i(p)
                     }
                 })
