@@ -4,16 +4,21 @@
 //! lanes of one register, so one permute looks up sixteen rows' terms of one input and one
 //! `vpaddd` adds them.
 //!
-//! Two index widths:
-//! - **4 bits** when the layer spans at most 8 levels (7 with zero weights): 16-entry tables,
-//!   one register each, looked up with `vpermd`; eight indices per `u32` lane.
-//! - **5 bits** up to 16 levels (15 with zeros): 32-entry tables in two registers, looked up
-//!   with `vpermt2d`; six indices per `u32` lane.
+//! Every index is 4 bits, eight inputs to a `u32` lane, and every table 16 entries in one
+//! register, looked up with `vpermd`:
+//! - layers of at most 8 levels (7 with zero weights; DeepShift's wb <= 4): the index is
+//!   `8 * negative + level` and the table holds `±q << level`;
+//! - layers of up to 16 levels (15 with zeros; wb 5): the index is the level, the table holds
+//!   `q << level`, and the signs are a plane of 16-bit masks (one per input and row block)
+//!   that negate the looked-up terms of negative weights (`vpsubd` under the mask) before the
+//!   add. This costs one more vector instruction per 16 weights than the 8-level form but
+//!   avoids `vpermt2d` and 32-entry tables in register pairs, which ran 1.4x slower here.
 //!
-//! Either permute reads only the low 4 or 5 bits of a lane, so the next input's index is one
-//! right shift away. The kernel keeps the tables of a run of inputs in registers and sweeps
-//! every row block of its task past them, so a table is loaded once per task rather than once
-//! per row block, and the indices stream in the order they are stored.
+//! The permute reads only an index's low 4 bits, so an index needs only to be brought down:
+//! by a byte shuffle (cheaper than a shift on this project's Zen 4 test machine), and for the
+//! high nibbles one shift by 4. The kernel keeps the tables of 8 or 16 inputs in registers and
+//! sweeps every row block of its task past them, so a table is loaded once per task rather
+//! than once per row block, and the indices stream in the order they are stored.
 //!
 //! Exact under the same rule as the other paths: a table entry is at most `M 2^(span-1)`, a
 //! chunk of `kc` inputs sums at most `kc M 2^(span-1) <= 2^31 - 1` in `i32`, then widens into
@@ -28,34 +33,35 @@ use crate::matrix::ShiftMatrix;
 pub(crate) const BLOCK: usize = 16;
 /// Row blocks per task: the unit of the index layout and of the parallel split.
 pub(crate) const TASK_BLOCKS: usize = 16;
+/// Indices (nibbles) per `u32` lane.
+pub(crate) const PER_WORD: usize = 8;
+/// Entries per table.
+pub(crate) const ENTRIES: usize = 16;
+/// The index of zero weights and of padding.
+const ZERO: u32 = 15;
 
 /// The weights as table indices, laid out for the kernel's sweep: task `t` (blocks
-/// `16t..16t+nb`) holds `[word g][block][16 lanes]`, each `u32` lane holding the indices of
-/// inputs `per_word*g ..` of one row, `bits` bits each, lowest first.
+/// `16t..16t+nb`) holds `[word g][block][16 lanes]`, each `u32` lane holding the 4-bit
+/// indices of inputs `8g..8g+8` of one row, lowest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableCodes {
-    /// Bits per index: 4 or 5.
-    pub bits: u32,
-    /// Indices per `u32`: 8 or 6.
-    pub per_word: usize,
-    /// `ceil(cols / per_word)`.
+    /// Whether the signs live in `signs` and an index is the weight's level (layers of 9-16
+    /// levels), rather than `8 * negative + level` (at most 8 levels).
+    pub sign_plane: bool,
+    /// `ceil(cols / 8)`.
     pub words: usize,
     /// Row blocks, `ceil(rows / 16)`.
     pub blocks: usize,
-    /// The index of zero weights (and of padding), when the layer has a slot for it.
-    pub zero: u32,
-    /// Whether `zero` stands for zero weights (otherwise it is a level the layer uses, and the
-    /// layer has no zero weights).
+    /// Whether index 15 stands for zero weights (otherwise it is a weight the layer uses, and
+    /// the layer has no zero weights).
     pub zero_slot: bool,
     pub codes: Vec<u32>,
+    /// With `sign_plane`, for each word of `codes` (16 lanes) the eight inputs' masks of
+    /// negative weights (bit `r` for lane `r`), at `at(b, g) / 2 + j`; empty otherwise.
+    pub signs: Vec<u16>,
 }
 
 impl TableCodes {
-    /// Entries per table.
-    pub fn entries(&self) -> usize {
-        1 << self.bits
-    }
-
     /// Offset of word `g` of block `b` in `codes`.
     pub fn at(&self, b: usize, g: usize) -> usize {
         let (task, b_in) = (b / TASK_BLOCKS, b % TASK_BLOCKS);
@@ -69,80 +75,91 @@ impl TableCodes {
     }
 }
 
-/// The indices of `m`, or `None` when its shifts do not fit a 32-entry table.
+/// The indices of `m`, or `None` when its shifts do not fit a 16-entry table.
 pub(crate) fn build(m: &ShiftMatrix) -> Option<TableCodes> {
     let zero_weights = m.nonzeros() < m.rows() * m.cols();
     let fits = |levels: u32| m.span() < levels || (!zero_weights && m.span() == levels);
-    let bits = if fits(8) {
-        4
+    let sign_plane = if fits(8) {
+        false
     } else if fits(16) {
-        5
+        true
     } else {
         return None;
     };
-    let half = 1u32 << (bits - 1);
-    let zero = 2 * half - 1;
-    let per_word = (32 / bits) as usize;
-    let words = m.cols().div_ceil(per_word);
+    let levels = if sign_plane { 16 } else { 8 };
+    let words = m.cols().div_ceil(PER_WORD);
     let blocks = m.rows().div_ceil(BLOCK);
     let mut t = TableCodes {
-        bits,
-        per_word,
+        sign_plane,
         words,
         blocks,
-        zero,
-        zero_slot: m.span() < half,
+        zero_slot: m.span() < levels,
         codes: Vec::new(),
+        signs: Vec::new(),
     };
-    let padding: u32 = (0..per_word).fold(0, |w, j| w | zero << (bits as usize * j));
+    let padding: u32 = (0..PER_WORD).fold(0, |w, j| w | ZERO << (4 * j));
     let mut codes = vec![padding; blocks * words * BLOCK];
+    let mut signs = vec![0u16; if sign_plane { codes.len() / 2 } else { 0 }];
     for r in 0..m.rows() {
         let (b, lane) = (r / BLOCK, r % BLOCK);
         for seg in m.segments(r) {
             let (pos, neg) = m.indices(seg);
-            for (list, off) in [(pos, 0), (neg, half)] {
+            for (list, negative) in [(pos, false), (neg, true)] {
                 for &k in list {
                     let k = k as usize;
-                    let field = bits as usize * (k % per_word);
-                    let word = &mut codes[t.at(b, k / per_word) + lane];
-                    *word = (*word & !(zero << field)) | (seg.shift + off) << field;
+                    let (at, j) = (t.at(b, k / PER_WORD), k % PER_WORD);
+                    let index = match (sign_plane, negative) {
+                        (true, true) => {
+                            signs[at / 2 + j] |= 1 << lane;
+                            seg.shift
+                        }
+                        (false, true) => seg.shift + 8,
+                        _ => seg.shift,
+                    };
+                    let word = &mut codes[at + lane];
+                    *word = (*word & !(ZERO << (4 * j))) | index << (4 * j);
                 }
             }
         }
     }
     t.codes = codes;
+    t.signs = signs;
     Some(t)
 }
 
-/// Inputs per `i32` chunk for inputs of magnitude at most `max_input` (a multiple of the
-/// layout's indices per word), or `None` when not even one word's inputs fit.
-pub(crate) fn chunk(max_input: u64, span: u32, per_word: usize) -> Option<usize> {
+/// Inputs per `i32` chunk for inputs of magnitude at most `max_input` (a multiple of 8),
+/// or `None` when not even one word's inputs fit.
+pub(crate) fn chunk(max_input: u64, span: u32) -> Option<usize> {
     let entry = (max_input as u128) << (span.max(1) - 1);
     if entry == 0 {
-        return Some(usize::MAX - usize::MAX % per_word);
+        return Some(usize::MAX - usize::MAX % PER_WORD);
     }
     let kc = (i32::MAX as u128 / entry).min(1 << 20) as usize;
-    let kc = kc - kc % per_word;
-    (kc >= per_word).then_some(kc)
+    let kc = kc - kc % PER_WORD;
+    (kc >= PER_WORD).then_some(kc)
 }
 
-/// The tables of one call: `[k][entries]` for `words * per_word` inputs, those past
-/// `x.len()` all zero. Entry `t < half` is `q << t`, `half + t` is `-(q << t)`; the zero
-/// slot, when the layer has one, is 0.
+/// The tables of one call: `[k][16]` for `words * 8` inputs, those past `x.len()` all zero.
+/// With a sign plane entry `t` is `q << t`; without, `t < 8` is `q << t` and `8 + t` is
+/// `-(q << t)`. The zero slot, when the layer has one, is 0.
 pub(crate) fn tables(x: &[i32], codes: &TableCodes) -> Vec<i32> {
-    let e = codes.entries();
-    let half = e / 2;
-    let mut t = vec![0i32; codes.words * codes.per_word * e];
-    for (row, &q) in t.chunks_exact_mut(e).zip(x) {
-        for s in 0..half {
-            // |q << s| fits: the chunk rule bounds every entry of the layer's span; entries
-            // above the span are never looked up (wrapping keeps them harmless).
-            let v = ((q as i64) << s) as i32;
-            row[s] = v;
-            row[half + s] = v.wrapping_neg();
+    let mut t = vec![0i32; codes.words * PER_WORD * ENTRIES];
+    for (row, &q) in t.chunks_exact_mut(ENTRIES).zip(x) {
+        // |q << s| fits: the chunk rule bounds every entry of the layer's span; entries
+        // above the span are never looked up (wrapping keeps them harmless).
+        let term = |s: usize| ((q as i64) << s) as i32;
+        if codes.sign_plane {
+            for (s, e) in row.iter_mut().enumerate() {
+                *e = term(s);
+            }
+        } else {
+            for s in 0..8 {
+                row[s] = term(s);
+                row[8 + s] = term(s).wrapping_neg();
+            }
         }
         if codes.zero_slot {
-            row[codes.zero as usize] = 0;
+            row[ZERO as usize] = 0;
         }
     }
     t
@@ -171,14 +188,14 @@ pub(crate) fn gemv_table(
         let codes = m.table()?;
         let mut init_pad = init.to_vec();
         init_pad.resize(codes.blocks * BLOCK, 0);
-        let tot = if let Some(kc) = chunk(max_input, m.span(), codes.per_word) {
+        let tot = if let Some(kc) = chunk(max_input, m.span()) {
             run(codes, &tables(x, codes), kc, &init_pad)
         } else {
             // Entries too large for a chunk: split each input into two digits,
             // `q = hi 2^s + lo` with `0 <= lo < 2^s`, and look up each digit's terms.
             let s = (u64::BITS - max_input.leading_zeros()).div_ceil(2);
             let digit_max = (max_input >> s) + 1;
-            let kc = chunk(digit_max.max(1 << s), m.span(), codes.per_word)?;
+            let kc = chunk(digit_max.max(1 << s), m.span())?;
             let lo: Vec<i32> = x.iter().map(|&q| q & ((1 << s) - 1)).collect();
             let hi: Vec<i32> = x.iter().map(|&q| q >> s).collect();
             let lo = run(codes, &tables(&lo, codes), kc, &init_pad);
@@ -251,30 +268,29 @@ mod tests {
         if !Level::Avx512.is_supported() {
             return;
         }
-        for (span, zeros, bits) in [
-            (8, false, 4),
-            (7, true, 4),
-            (1, false, 4),
-            (8, true, 5),
-            (16, false, 5),
-            (15, true, 5),
-            (12, false, 5),
+        for (span, zeros, sign_plane) in [
+            (8, false, false),
+            (7, true, false),
+            (1, false, false),
+            (8, true, true),
+            (16, false, true),
+            (15, true, true),
+            (12, false, true),
         ] {
             for (rows, cols) in [(1, 2), (3, 7), (17, 9), (255, 49), (300, 13), (513, 260)] {
                 let m = matrix(rows, cols, span, zeros, (rows * 31 + cols) as u64);
                 assert_eq!(m.span(), span);
                 // Tiny matrices may draw no zero weight.
-                let bits = if m.nonzeros() == rows * cols && span == 8 {
-                    4
-                } else {
-                    bits
-                };
-                assert_eq!(m.table().unwrap().bits, bits, "span {span} zeros {zeros}");
+                let plane = sign_plane && !(m.nonzeros() == rows * cols && span == 8);
+                assert_eq!(
+                    m.table().unwrap().sign_plane,
+                    plane,
+                    "span {span} zeros {zeros}"
+                );
                 let init: Vec<i64> = (0..rows as i64).map(|r| r * 1000 - 7).collect();
-                let per_word = m.table().unwrap().per_word;
                 // Small inputs (long chunks), inputs that leave chunks of one word, and inputs
                 // too large for any chunk (split into two digits).
-                let fit = (i32::MAX as u64 >> (span - 1)) / per_word as u64;
+                let fit = (i32::MAX as u64 >> (span - 1)) / PER_WORD as u64;
                 for max_input in [128u64, fit, fit * 64, 1 << 30] {
                     let mut s = max_input;
                     let x: Vec<i32> = (0..cols)
@@ -291,7 +307,7 @@ mod tests {
                                 as i32
                         })
                         .collect();
-                    let direct = chunk(max_input, span, per_word);
+                    let direct = chunk(max_input, span);
                     assert_eq!(direct.is_some(), max_input <= fit, "chunk rule");
                     let max_run = (i32::MAX as u64 / max_input) as usize;
                     let mut want = vec![0i64; rows];
@@ -317,11 +333,12 @@ mod tests {
 
     #[test]
     fn chunks_hold_whole_words_and_never_overflow() {
-        assert_eq!(chunk(1 << 16, 8, 8), Some(248));
-        assert_eq!(chunk(1 << 16, 16, 6), None);
-        assert_eq!(chunk(0, 16, 6).unwrap() % 6, 0);
-        for (m, span, per_word) in [(255u64, 16u32, 6usize), (1 << 20, 4, 8), (3, 9, 6)] {
-            let kc = chunk(m, span, per_word).unwrap();
+        assert_eq!(chunk(1 << 16, 8), Some(248));
+        assert_eq!(chunk(1 << 16, 16), None);
+        assert_eq!(chunk(0, 16).unwrap() % 8, 0);
+        for (m, span) in [(255u64, 16u32), (1 << 20, 4), (3, 9)] {
+            let kc = chunk(m, span).unwrap();
+            assert_eq!(kc % 8, 0);
             assert!(((kc as u128) * (m as u128)) << (span - 1) <= i32::MAX as u128);
         }
     }
