@@ -80,7 +80,15 @@ fn every_level_equals_the_definition_on_awkward_sizes() {
             }
         }
     }
-    shapes.extend([(255, 7, 40), (16, 255, 70), (9, 64, 255), (64, 576, 96)]);
+    shapes.extend([
+        (255, 7, 40),
+        (16, 255, 70),
+        (9, 64, 255),
+        (64, 576, 96),
+        (9, 1100, 70),
+    ]);
+    // No depth: zeros (plus the old values and the bias).
+    shapes.push((3, 0, 5));
     for level in Level::available() {
         for &(m, k, n) in &shapes {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
