@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p shift-nn --bench zoo` runs every model; `ZOO_MODELS=resnet20,mnist_conv`,
 //! `ZOO_VARIANTS=float,PS` and `ZOO_ITERS=10` narrow it; `RAYON_NUM_THREADS` sets the threads.
-//! Names are `<model>/<float|Q|PS>/<train_step|infer>_b<batch>` as in the criterion benches.
+//! Names are `<model>/<float|Q|PS>/<train_step|infer>_b<batch>`.
 
 // As in the `deepshift` binary: activations reuse the allocator's pages.
 #[global_allocator]

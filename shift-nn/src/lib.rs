@@ -2,9 +2,10 @@
 //!
 //! ## Inside the crate
 //!
-//! Benches: `benches/train_step.rs` (the MNIST models) and `benches/resnet20.rs` (CIFAR-10
-//! ResNet-20), one training step and one inference pass each, float / Q / PS, to compare
-//! with PyTorch's `torch_reference.py` on the same machine.
+//! Bench: `benches/zoo.rs` (the MNIST models, ResNet-20, MobileNetV2 and ResNet-18 for
+//! CIFAR-10), one training step and one inference pass each, float / Q / PS, to compare
+//! with PyTorch's `torch_reference.py` on the same machine (`bench/zoo_vs_torch.py` runs
+//! both).
 //!
 //! ### Layers of the crate
 //! Each module imports only from the rows above it, so the module graph has no cycles:
