@@ -25,18 +25,23 @@ pub(crate) fn transpose_into(
         return;
     }
     assert!((rows - 1) * stride + cols <= src.len() && (cols - 1) * nr + rows <= dst.len());
-    let mut c0 = 0;
+    // Columns done in 8 x 8 blocks; the rest one by one.
     #[cfg(target_arch = "x86_64")]
-    if level >= Level::Avx2 && is_x86_feature_detected!("avx2") {
+    let c0 = if level >= Level::Avx2 && is_x86_feature_detected!("avx2") {
         let full = cols / 8 * 8;
         // SAFETY: the CPU runs AVX2 (checked); the blocks read rows `< rows` and columns
         // `< full <= cols` of `src` and write elements `< rows` of rows `< full` of `dst`,
         // inside the slices (asserted above).
         unsafe { x86::transpose_8x8_blocks(src, (rows, full, stride), dst, nr) };
-        c0 = full;
-    }
+        full
+    } else {
+        0
+    };
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = level;
+    let c0 = {
+        let _ = level;
+        0
+    };
     for c in c0..cols {
         let out = &mut dst[c * nr..][..rows];
         for (r, o) in out.iter_mut().enumerate() {
