@@ -1,5 +1,7 @@
-//! The 2-D convolution shift layer: im2col of each image straight into the micro-kernel's
-//! panels, then the shift GEMM per channel group.
+//! The 2-D convolution shift layer: each image quantised with zero borders, then im2col
+//! straight into the micro-kernel's panels and the shift GEMM per channel group. With a
+//! batch, one image is one task and each panel is built just before the micro-kernel reads
+//! it; a single image runs its GEMM's tasks in parallel instead.
 
 use rayon::prelude::*;
 use shift_core::FixedPoint;
