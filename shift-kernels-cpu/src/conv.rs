@@ -317,12 +317,14 @@ impl ShiftConv2d {
         }
         // One image per task, each panel built just before the micro-kernel reads it (so
         // it is read from L1, and the column matrix never goes to memory).
+        // Two panels at a time (kernel::run2) while both fit in L1 with room to spare.
+        let pairs = 2 * k * nr * 4 <= PAIR_BYTES;
         let buffers = || {
             (
                 vec![0i32; image],
                 vec![0i32; self.in_channels * hp * wp],
-                AlignedBuf::zeroed(k * nr),
-                vec![0i64; og * nr],
+                AlignedBuf::zeroed(2 * k * nr),
+                vec![0i64; 2 * og * nr],
             )
         };
         type Buffers = (Vec<i32>, Vec<i32>, AlignedBuf, Vec<i64>);
@@ -331,24 +333,33 @@ impl ShiftConv2d {
             for g in 0..groups {
                 let xg = &xq[g * group_len..][..group_len];
                 let rows = g * og..(g + 1) * og;
-                for j in 0..n_panels {
-                    im2col_panel(xg, &shape, cg, nr, j, col);
-                    kernel::run(
-                        level,
-                        &self.matrix,
-                        rows.clone(),
-                        col,
-                        &plan.init[rows.clone()],
-                        plan.max_run,
-                        tot,
-                    );
-                    let (p0, len) = (j * nr, nr.min(p - j * nr));
-                    for (r, y) in yi[g * og * p..(g + 1) * og * p]
-                        .chunks_exact_mut(p)
-                        .enumerate()
-                    {
-                        store(&mut y[p0..p0 + len], &tot[r * nr..r * nr + len]);
+                let mut j = 0;
+                while j < n_panels {
+                    // Two panels per pass over the rows' indices where both fit in L1.
+                    let two = pairs && j + 1 < n_panels;
+                    let (ca, cb) = col.split_at_mut(k * nr);
+                    let (ta, tb) = tot.split_at_mut(og * nr);
+                    let (m, init) = (&self.matrix, &plan.init[rows.clone()]);
+                    im2col_panel(xg, &shape, cg, nr, j, ca);
+                    if two {
+                        im2col_panel(xg, &shape, cg, nr, j + 1, cb);
+                        kernel::run2(level, m, rows.clone(), ca, cb, init, plan.max_run, ta, tb);
+                    } else {
+                        kernel::run(level, m, rows.clone(), ca, init, plan.max_run, ta);
                     }
+                    for (jj, t) in [(j, &ta[..]), (j + 1, &tb[..])]
+                        .into_iter()
+                        .take(1 + two as usize)
+                    {
+                        let (p0, len) = (jj * nr, nr.min(p - jj * nr));
+                        for (r, y) in yi[g * og * p..(g + 1) * og * p]
+                            .chunks_exact_mut(p)
+                            .enumerate()
+                        {
+                            store(&mut y[p0..p0 + len], &t[r * nr..r * nr + len]);
+                        }
+                    }
+                    j += 1 + two as usize;
                 }
             }
         };
@@ -358,6 +369,10 @@ impl ShiftConv2d {
         Ok(out)
     }
 }
+
+/// Bytes of two panels up to which a convolution runs the micro-kernel on two panels at
+/// once: this machine's L1 holds 48 KB, and the image and the outputs need some of it.
+const PAIR_BYTES: usize = 40 << 10;
 
 /// The largest `|q|` that [`quantize`] would return for `x`, with its errors (an
 /// unsupported format, the first NaN), without the quantised copy: `q` is monotonic in `x`,
@@ -418,6 +433,41 @@ mod tests {
             for level in Level::available() {
                 let fixed = l.forward_fixed(&x, batch, 5, 6, level).unwrap();
                 assert_eq!(l.forward(&x, batch, 5, 6, level).unwrap(), fixed.to_f32());
+            }
+        }
+    }
+
+    /// Odd panel counts (pairs of panels, then one alone), a narrow last panel, a level of
+    /// more than `max_run` weights: the reference's sums on every level.
+    #[test]
+    fn panel_pairs_and_a_lone_last_panel_equal_the_reference() {
+        let geometry = ConvGeometry {
+            padding: (1, 1),
+            ..Default::default()
+        };
+        let w: Vec<f32> = (0..4 * 27)
+            .map(|i| [0.5, -0.25, 1.0, 0.0, -0.125, 1.0, -1.0][i * 5 % 7])
+            .collect();
+        // The last case's inputs reach 2^29.3 on the grid: runs of 3 terms, so levels split.
+        for (act, hw, scale) in [
+            ((16, 16), 9, 1.0),
+            ((4, 20), 9, 1.0),
+            ((8, 8), 7, 1.0),
+            ((16, 16), 9, 1000.0),
+        ] {
+            let act = FixedPoint::new(act.0, act.1).unwrap();
+            let m = ShiftMatrix::from_weights(&w, 4, 27).unwrap();
+            let l = ShiftConv2d::new(m, Some(&[0.3, -0.7, 0.0, 2.0]), act, 3, (3, 3), geometry)
+                .unwrap();
+            let x: Vec<f32> = (0..3 * 3 * hw * hw)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.9 * scale)
+                .collect();
+            let shape = l.shape(hw, hw);
+            let b = [0.3, -0.7, 0.0, 2.0];
+            let want = crate::reference::conv2d(&w, Some(&b), &x, 3, &shape, act).unwrap();
+            for level in Level::available() {
+                let got = l.forward_fixed(&x, 3, hw, hw, level).unwrap();
+                assert_eq!(got, want, "{level} {hw}x{hw}");
             }
         }
     }

@@ -76,6 +76,119 @@ pub(crate) unsafe fn rows(
     }
 }
 
+/// [`rows`] against two panels at once (`NR = 64` in effect): each index, loaded once, adds
+/// four registers, so the loop overhead and the exits of a level's short lists are paid
+/// once per two panels. The steps of [`super::for_each_step`] are written out here (a
+/// macro, not its closure: the compiler kept four accumulators captured by a closure on the
+/// stack, a store per add).
+///
+/// # Safety
+/// The CPU must support AVX-512F; `pa` and `pb` must hold `m.cols() * 32` values each,
+/// `oa` and `ob` `rows.len() * 32`; `max_run > 0` (checked by the caller).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn rows2(
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    pa: &[i32],
+    pb: &[i32],
+    init: &[i64],
+    max_run: usize,
+    oa: &mut [i64],
+    ob: &mut [i64],
+) {
+    let (ba, bb) = (pa.as_ptr(), pb.as_ptr());
+    let (da, db) = (oa.as_mut_ptr(), ob.as_mut_ptr());
+    let max = max_run as u64;
+    let z = _mm512_setzero_si512();
+    for (r, row) in rows.enumerate() {
+        let t0 = _mm512_set1_epi64(init[r]);
+        let mut t = [t0; 8];
+        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+        macro_rules! add {
+            ($pos:expr, $neg:expr) => {
+                for &k in $pos {
+                    // SAFETY: k < m.cols(), so the 32 values at k << 5 lie in either panel.
+                    unsafe {
+                        let (x, y) = (ba.add((k as usize) << 5), bb.add((k as usize) << 5));
+                        a0 = _mm512_add_epi32(a0, _mm512_loadu_si512(x.cast()));
+                        a1 = _mm512_add_epi32(a1, _mm512_loadu_si512(x.add(16).cast()));
+                        a2 = _mm512_add_epi32(a2, _mm512_loadu_si512(y.cast()));
+                        a3 = _mm512_add_epi32(a3, _mm512_loadu_si512(y.add(16).cast()));
+                    }
+                }
+                for &k in $neg {
+                    // SAFETY: as above.
+                    unsafe {
+                        let (x, y) = (ba.add((k as usize) << 5), bb.add((k as usize) << 5));
+                        a0 = _mm512_sub_epi32(a0, _mm512_loadu_si512(x.cast()));
+                        a1 = _mm512_sub_epi32(a1, _mm512_loadu_si512(x.add(16).cast()));
+                        a2 = _mm512_sub_epi32(a2, _mm512_loadu_si512(y.cast()));
+                        a3 = _mm512_sub_epi32(a3, _mm512_loadu_si512(y.add(16).cast()));
+                    }
+                }
+            };
+        }
+        macro_rules! flush {
+            ($s:expr) => {
+                let count = _mm_cvtsi32_si128($s as i32);
+                for (i, a) in [a0, a1, a2, a3].into_iter().enumerate() {
+                    let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(a));
+                    let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(a));
+                    t[2 * i] = _mm512_add_epi64(t[2 * i], _mm512_sll_epi64(lo, count));
+                    t[2 * i + 1] = _mm512_add_epi64(t[2 * i + 1], _mm512_sll_epi64(hi, count));
+                }
+            };
+        }
+        // As for_each_step: the open run's weight in units of its level `at`.
+        let (mut units, mut at) = (0u64, 0u32);
+        for seg in m.segments(row) {
+            let (pos, neg) = m.indices(seg);
+            let n = (pos.len() + neg.len()) as u64;
+            if units > 0 {
+                let d = at - seg.shift;
+                if d <= 30 && units << d <= max && n <= max - (units << d) {
+                    let count = _mm_cvtsi32_si128(d as i32);
+                    a0 = _mm512_sll_epi32(a0, count);
+                    a1 = _mm512_sll_epi32(a1, count);
+                    a2 = _mm512_sll_epi32(a2, count);
+                    a3 = _mm512_sll_epi32(a3, count);
+                    add!(pos, neg);
+                    units = (units << d) + n;
+                    at = seg.shift;
+                    continue;
+                }
+                flush!(at);
+                (a0, a1, a2, a3) = (z, z, z, z);
+                units = 0;
+            }
+            if n <= max {
+                add!(pos, neg);
+                units = n;
+                at = seg.shift;
+            } else {
+                for_each_run(pos, neg, max_run, |pos, neg| {
+                    // Rare (a level of more than max_run weights): the closure may keep
+                    // the accumulators in memory here.
+                    add!(pos, neg);
+                    flush!(seg.shift);
+                    (a0, a1, a2, a3) = (z, z, z, z);
+                });
+            }
+        }
+        if units > 0 {
+            flush!(at);
+        }
+        for (i, t) in t.iter().enumerate() {
+            // SAFETY: oa and ob hold rows.len() * 32 values each.
+            unsafe {
+                let d = if i < 4 { da } else { db };
+                _mm512_storeu_si512(d.add(r * NR + 8 * (i % 4)).cast(), *t);
+            }
+        }
+    }
+}
+
 /// Sum of `x[k]` over `idx` in `i32` lanes: 16 indices per gather, the tail masked.
 #[target_feature(enable = "avx512f")]
 #[inline]

@@ -64,6 +64,46 @@ pub(crate) fn run(
     }
 }
 
+/// [`run`] against two panels, `pa` into `oa` and `pb` into `ob`: on AVX-512 in one pass
+/// over the rows' indices (see `avx512::rows2`), elsewhere as two calls.
+///
+/// # Panics
+/// As [`run`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run2(
+    level: Level,
+    m: &ShiftMatrix,
+    rows: Range<usize>,
+    pa: &[i32],
+    pb: &[i32],
+    init: &[i64],
+    max_run: usize,
+    oa: &mut [i64],
+    ob: &mut [i64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if level == Level::Avx512 && max_run > 0 {
+        assert!(rows.end <= m.rows(), "kernel: rows out of range");
+        assert!(
+            pa.len() == m.cols() * 32 && pb.len() == pa.len(),
+            "kernel: panel length"
+        );
+        assert_eq!(init.len(), rows.len(), "kernel: init length");
+        assert!(
+            oa.len() == rows.len() * 32 && ob.len() == oa.len(),
+            "kernel: output length"
+        );
+        assert!(
+            level.is_supported(),
+            "kernel level {level} is not supported here"
+        );
+        // SAFETY: the feature was detected above; lengths were checked.
+        return unsafe { avx512::rows2(m, rows, pa, pb, init, max_run, oa, ob) };
+    }
+    run(level, m, rows.clone(), pa, init, max_run, oa);
+    run(level, m, rows, pb, init, max_run, ob);
+}
+
 /// Batch 1: `out[r]` is the total of row `rows.start + r` against the one input vector `x`
 /// (`m.cols()` values). AVX-512 gathers the inputs of a level 16 at a time; the other levels
 /// run the portable loop (AVX2's gathers are no faster than scalar loads, NEON has none).
