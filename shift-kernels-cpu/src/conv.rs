@@ -263,6 +263,11 @@ impl ShiftConv2d {
         let padded = |xi: &[f32], tmp: &mut [i32], xq: &mut [i32]| {
             // No NaN and no value beyond max_abs: max_abs_quantized checked all of x.
             quantize_into(xi, self.act, tmp).expect("checked by max_abs_quantized");
+            if height * width == 0 {
+                // Only padding.
+                xq.fill(0);
+                return;
+            }
             let (ph, pw) = self.geometry.padding;
             for (plane, dst) in tmp
                 .chunks_exact(height * width)
@@ -363,9 +368,13 @@ impl ShiftConv2d {
                 }
             }
         };
+        // By index rather than zipped with x's chunks: an empty image (no input channels, or
+        // an input all padding) still has outputs, the bias.
         out.par_chunks_mut(oc * p)
-            .zip(x.par_chunks(image.max(1)))
-            .for_each_init(buffers, one_image);
+            .enumerate()
+            .for_each_init(buffers, |b, (n, yi)| {
+                one_image(b, (yi, &x[n * image..(n + 1) * image]))
+            });
         Ok(out)
     }
 }
@@ -468,6 +477,46 @@ mod tests {
             for level in Level::available() {
                 let got = l.forward_fixed(&x, 3, hw, hw, level).unwrap();
                 assert_eq!(got, want, "{level} {hw}x{hw}");
+            }
+        }
+    }
+
+    /// Images with no values (no input channels; a 0 x 0 input under padding) still give
+    /// every output its bias, on both batch paths and every level.
+    #[test]
+    fn empty_images_give_the_bias() {
+        let act = FixedPoint::new(4, 8).unwrap();
+        let bias = [0.5, -0.25];
+        let no_channels = ShiftConv2d::new(
+            ShiftMatrix::from_weights(&[], 2, 0).unwrap(),
+            Some(&bias),
+            act,
+            0,
+            (1, 1),
+            ConvGeometry::default(),
+        )
+        .unwrap();
+        let padded = ShiftConv2d::new(
+            ShiftMatrix::from_weights(&[1.0, -0.5], 2, 1).unwrap(),
+            Some(&bias),
+            act,
+            1,
+            (1, 1),
+            ConvGeometry {
+                padding: (1, 1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for (l, (h, w), pixels) in [(&no_channels, (3, 2), 6), (&padded, (0, 0), 4)] {
+            for batch in [1, 3] {
+                for level in Level::available() {
+                    let y = l.forward(&[], batch, h, w, level).unwrap();
+                    let want: Vec<f32> = (0..batch)
+                        .flat_map(|_| bias.iter().flat_map(|&b| std::iter::repeat_n(b, pixels)))
+                        .collect();
+                    assert_eq!(y, want, "batch {batch} {h}x{w} {level}");
+                }
             }
         }
     }
