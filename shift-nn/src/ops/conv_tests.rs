@@ -1,15 +1,7 @@
 use super::*;
 use crate::ops::gemm::sgemm;
 
-fn values(len: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
-}
+use crate::ops::test_values as values;
 
 /// The forward pass as it was before the packed-panel GEMM: a whole column matrix per
 /// image, then matrixmultiply per group, then the bias.
@@ -94,18 +86,30 @@ fn backward_im2col_matrixmultiply(
     (dx, dw)
 }
 
+/// The geometry of one of `CASES`.
+fn case_geometry(
+    xd: &[usize],
+    wd: &[usize],
+    s: usize,
+    pad: usize,
+    d: usize,
+    groups: usize,
+) -> Geometry {
+    let spec = Conv2dGeometry {
+        stride: (s, s),
+        padding: (pad, pad),
+        dilation: (d, d),
+        groups,
+    };
+    geometry(xd, wd, spec).unwrap()
+}
+
 /// The packed-panel forward pass agrees with im2col + matrixmultiply to a few ulps of the
 /// sum of absolute products, for every geometry the zoo uses and some it does not.
 #[test]
 fn forward_matches_im2col_and_matrixmultiply() {
     for (xd, wd, s, pad, d, groups) in CASES {
-        let spec = Conv2dGeometry {
-            stride: (s, s),
-            padding: (pad, pad),
-            dilation: (d, d),
-            groups,
-        };
-        let geo = geometry(&xd, &wd, spec).unwrap();
+        let geo = case_geometry(&xd, &wd, s, pad, d, groups);
         let xs = values(xd.iter().product(), 1);
         let ws = values(wd.iter().product(), 2);
         let bias = values(wd[0], 3);
@@ -127,13 +131,7 @@ fn forward_matches_im2col_and_matrixmultiply() {
 #[test]
 fn backward_matches_im2col_and_matrixmultiply() {
     for (xd, wd, s, pad, d, groups) in CASES {
-        let spec = Conv2dGeometry {
-            stride: (s, s),
-            padding: (pad, pad),
-            dilation: (d, d),
-            groups,
-        };
-        let geo = geometry(&xd, &wd, spec).unwrap();
+        let geo = case_geometry(&xd, &wd, s, pad, d, groups);
         let xs = values(xd.iter().product(), 1);
         let ws = values(wd.iter().product(), 2);
         let gs = values(geo.n * geo.oc * geo.p(), 3);
